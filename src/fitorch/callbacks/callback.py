@@ -1,0 +1,114 @@
+"""The `Callback` base class: every hook of Keras's callback API.
+
+Hooks receive `logs` mappings. During training, batch logs are lazy: values
+become Python floats only when a callback reads them (see `fitorch.logs`), so
+a callback that does not read its logs never forces a host-device sync.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class Callback:
+    """Base class for callbacks: override the hooks you need.
+
+    Epochs and batches are 0-based in hooks. `self.model` is the model being
+    trained and `self.params` holds `verbose`, `epochs` and `steps`.
+
+    Example:
+        >>> class PrintLoss(Callback):
+        ...     def on_epoch_end(self, epoch, logs=None):
+        ...         print(epoch, logs["loss"])
+    """
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+        self._model: Any = None
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
+
+    def set_model(self, model: Any) -> None:
+        self._model = model
+
+    @property
+    def model(self) -> Any:
+        return self._model
+
+    # --- fit -------------------------------------------------------------
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        """Called at the start of `fit`."""
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        """Called at the end of `fit` (also when it ends with an exception)."""
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        """Called at the start of every epoch (0-based `epoch`)."""
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        """Called at the end of every epoch with the epoch's logs (`val_` keys included)."""
+
+    def on_train_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        """Called before every training batch."""
+        self.on_batch_begin(batch, logs=logs)
+
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        """Called after every training batch with the running metric values."""
+        self.on_batch_end(batch, logs=logs)
+
+    def on_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        """Keras 2 alias of `on_train_batch_begin`."""
+
+    def on_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        """Keras 2 alias of `on_train_batch_end`."""
+
+    # --- evaluate (and validation inside fit) -----------------------------
+    def on_test_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        """Called at the start of `evaluate` and of every validation run."""
+
+    def on_test_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        """Called at the end of `evaluate` and of every validation run."""
+
+    def on_test_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        """Called before every evaluation batch."""
+
+    def on_test_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        """Called after every evaluation batch."""
+
+    # --- predict ---------------------------------------------------------
+    def on_predict_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        """Called at the start of `predict`."""
+
+    def on_predict_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        """Called at the end of `predict`."""
+
+    def on_predict_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        """Called before every prediction batch."""
+
+    def on_predict_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        """Called after every prediction batch; `logs["outputs"]` holds the batch's outputs."""
+
+
+HOOK_NAMES = (
+    "on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+    "on_train_batch_begin", "on_train_batch_end",
+    "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
+    "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end",
+)
+
+
+_KERAS2_ALIASES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+
+
+def overrides(callback: Callback, hook: str) -> bool:
+    """Whether `callback` does real work in `hook` (so dispatch can skip no-op hooks)."""
+    if hook in vars(callback):  # hooks assigned on the instance
+        return True
+    cls = type(callback)
+    if getattr(cls, hook) is not getattr(Callback, hook):
+        return True
+    # The train batch hooks forward to the Keras 2 aliases.
+    alias = _KERAS2_ALIASES.get(hook)
+    return alias is not None and getattr(cls, alias) is not getattr(Callback, alias)

@@ -1,0 +1,130 @@
+"""Argument checks for the public `Model` methods: every bad value fails here, before any work."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Collection
+from typing import Any
+
+VERBOSE_VALUES = (0, 1, 2, "auto")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def positive_int_or_none(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if not _is_int(value) or value <= 0:
+        raise ValueError(
+            f"`{name}` must be a positive integer or None. "
+            f"Received: {name}={value!r} (of type {type(value).__name__})"
+        )
+    return int(value)
+
+
+def non_negative_int(name: str, value: Any) -> int:
+    if not _is_int(value) or value < 0:
+        raise ValueError(
+            f"`{name}` must be a non-negative integer. "
+            f"Received: {name}={value!r} (of type {type(value).__name__})"
+        )
+    return int(value)
+
+
+def verbose(value: Any) -> int | str:
+    if value not in VERBOSE_VALUES or isinstance(value, bool):
+        raise ValueError(
+            f"`verbose` must be one of 0, 1, 2 or 'auto'. Received: verbose={value!r}"
+        )
+    return value
+
+
+def shuffle(value: Any) -> bool | str:
+    if value == "batch" or isinstance(value, bool):
+        return value
+    raise ValueError(
+        f"`shuffle` must be True, False or 'batch'. Received: shuffle={value!r} "
+        f"(of type {type(value).__name__})"
+    )
+
+
+def validation_split(value: Any) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
+        raise ValueError(
+            "`validation_split` must be a float in [0, 1): the fraction of the data kept "
+            f"for validation. Received: validation_split={value!r}"
+        )
+    return float(value)
+
+
+def validation_freq(value: Any) -> int | Collection[int]:
+    if _is_int(value):
+        if value < 1:
+            raise ValueError(
+                f"`validation_freq` must be >= 1 when an integer. Received: validation_freq={value}"
+            )
+        return int(value)
+    if isinstance(value, Collection) and not isinstance(value, (str, bytes, dict)):
+        if not all(_is_int(v) and v >= 1 for v in value):
+            raise ValueError(
+                "`validation_freq` as a collection must hold 1-based epoch numbers (ints >= 1). "
+                f"Received: validation_freq={value!r}"
+            )
+        return {int(v) for v in value}
+    raise ValueError(
+        "`validation_freq` must be an integer (validate every N epochs) or a collection of "
+        f"1-based epoch numbers. Received: validation_freq={value!r} "
+        f"(of type {type(value).__name__})"
+    )
+
+
+def should_validate(epoch: int, freq: int | Collection[int]) -> bool:
+    """`epoch` is 0-based; `freq` counts 1-based epochs (Keras)."""
+    if isinstance(freq, int):
+        return (epoch + 1) % freq == 0
+    return epoch + 1 in freq
+
+
+def validation_data(value: Any) -> tuple[Any, Any, Any]:
+    """Split `validation_data` into (x, y, sample_weight): 2 or 3 items, nothing else."""
+    if not isinstance(value, (tuple, list)):
+        raise ValueError(
+            "`validation_data` must be a tuple `(x_val, y_val)` or "
+            "`(x_val, y_val, val_sample_weight)`. "
+            f"Received: validation_data of type {type(value).__name__}"
+        )
+    if len(value) == 2:
+        return value[0], value[1], None
+    if len(value) == 3:
+        return value[0], value[1], value[2]
+    raise ValueError(
+        "When passing `validation_data`, it must contain 2 items (x_val, y_val) or 3 items "
+        f"(x_val, y_val, val_sample_weight); however it contains {len(value)} items."
+    )
+
+
+def class_weight(value: Any) -> dict[Any, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError(
+            "`class_weight` must be a dict mapping class indices to weights. "
+            f"Received: class_weight={value!r} (of type {type(value).__name__})"
+        )
+    return value
+
+
+def resolve_batch_size(batch_size: Any, static_batch_size: int | None) -> int | None:
+    """A static batch size from `Input(batch_size=N)` wins; a different explicit one is an error."""
+    batch_size = positive_int_or_none("batch_size", batch_size)
+    if static_batch_size is not None:
+        if batch_size is not None and batch_size != static_batch_size:
+            raise ValueError(
+                f"The `batch_size` argument value {batch_size} is incompatible with the batch "
+                f"size of the model's Input: {static_batch_size}. Leave `batch_size` unset or "
+                f"pass {static_batch_size}."
+            )
+        return static_batch_size
+    return batch_size

@@ -1,0 +1,325 @@
+"""What `compile()` was given, resolved once: the optimizer, the loss and the metrics.
+
+`CompiledLoss` and `CompiledMetrics` line up the user's loss / metric specs
+with the model's outputs (one tensor, a list/tuple, or a dict) on the first
+batch, when the outputs are first seen. Single-output models take a short path
+with no structure walking per step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from fitorch import losses as losses_module
+from fitorch import metrics as metrics_module
+from fitorch import nest
+
+
+def output_names_of(y_pred: Any, user_names: Sequence[str] | None) -> list[str] | None:
+    """Names of the model's outputs: dict keys (sorted, as Keras 3), `output_names`, or output_N."""
+    if isinstance(y_pred, Mapping):
+        return sorted(y_pred)
+    if isinstance(y_pred, (list, tuple)):
+        if user_names is not None:
+            if len(user_names) != len(y_pred):
+                raise ValueError(
+                    f"The model returned {len(y_pred)} outputs but `output_names` has "
+                    f"{len(user_names)} names. Received: output_names={list(user_names)}"
+                )
+            return list(user_names)
+        return [f"output_{i + 1}" for i in range(len(y_pred))]
+    return None
+
+
+def flat_outputs(y_pred: Any, names: list[str] | None) -> list[Any]:
+    if names is None:
+        return [y_pred]
+    if isinstance(y_pred, Mapping):
+        return [y_pred[n] for n in names]
+    return list(y_pred)
+
+
+def align(value: Any, names: list[str] | None, what: str, y_pred: Any) -> list[Any]:
+    """Line `value` (targets or sample weights) up with the flat outputs."""
+    if names is None:
+        if isinstance(value, (list, tuple)) and len(value) == 1:
+            return [value[0]]
+        if nest.is_nested(value):
+            raise ValueError(
+                f"The model has a single output but `{what}` is a structure of "
+                f"{len(nest.flatten(value))} arrays. Received: {what}={nest.describe(value)}"
+            )
+        return [value]
+    if value is None:
+        return [None] * len(names)
+    if isinstance(value, Mapping):
+        unknown = set(value) - set(names)
+        if unknown:
+            raise ValueError(
+                f"`{what}` has keys {sorted(unknown)} that are not outputs of the model. "
+                f"Expected keys among the output names {names}."
+            )
+        return [value.get(n) for n in names]
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(names):
+            raise ValueError(
+                f"The model has {len(names)} outputs ({names}) but `{what}` holds "
+                f"{len(value)} items. Received: {what}={nest.describe(value)}, "
+                f"model outputs={nest.describe(y_pred)}"
+            )
+        return list(value)
+    if what == "sample_weight":
+        return [value] * len(names)  # one weight array shared by every output (Keras)
+    raise ValueError(
+        f"The model has {len(names)} outputs ({names}) but `{what}` is a single array. "
+        f"Pass a list or a dict with one entry per output. Received: {what}={nest.describe(value)}"
+    )
+
+
+def _per_output(spec: Any, names: list[str] | None, what: str) -> list[Any]:
+    """A loss / loss-weight spec as one entry per output (None where an output has none)."""
+    if names is None:
+        if isinstance(spec, (list, tuple)) and len(spec) == 1:
+            return [spec[0]]
+        if isinstance(spec, Mapping) and len(spec) == 1:
+            return list(spec.values())
+        return [spec]
+    if isinstance(spec, Mapping):
+        unknown = set(spec) - set(names)
+        if unknown:
+            raise ValueError(
+                f"`{what}` has keys {sorted(unknown)} that are not outputs of the model. "
+                f"Expected keys among {names}. Received: {what}={spec!r}"
+            )
+        return [spec.get(n) for n in names]
+    if isinstance(spec, (list, tuple)):
+        if len(spec) != len(names):
+            raise ValueError(
+                f"`{what}` must have one entry per output: the model has {len(names)} outputs "
+                f"({names}) but {len(spec)} were given. Received: {what}={spec!r}"
+            )
+        return list(spec)
+    return [spec] * len(names)  # one loss (or weight) for every output, as Keras 3
+
+
+class CompiledLoss:
+    """The compiled loss: per-output losses, `loss_weights`, and per-output loss trackers."""
+
+    def __init__(self, loss: Any, loss_weights: Any, output_names: Sequence[str] | None) -> None:
+        self._user_loss = loss
+        self._user_weights = loss_weights
+        self._user_names = output_names
+        self.built = False
+        self.trackers: list[metrics_module.Mean] = []
+        self.losses: list[Any] = []
+        # All the labels of the data about to be used, checked once against the number of
+        # classes on the first batch (so a bad label in the last batch fails before step 1).
+        self.labels_to_check: torch.Tensor | None = None
+        # Validate the specs now so a bad loss fails in compile(), not on the first batch.
+        for spec in nest.flatten(loss):
+            if spec is not None and not _is_crossentropy_alias(spec):
+                losses_module.get(spec)
+
+    def build(self, y_true: Any, y_pred: Any) -> None:
+        self.names = output_names_of(y_pred, self._user_names)
+        specs = _per_output(self._user_loss, self.names, "loss")
+        y_trues = align(y_true, self.names, "y", y_pred)
+        y_preds = flat_outputs(y_pred, self.names)
+        self.losses = [
+            None if s is None else _resolve_loss(s, yt, yp)
+            for s, yt, yp in zip(specs, y_trues, y_preds)
+        ]
+        weights = (_per_output(self._user_weights, self.names, "loss_weights")
+                   if self._user_weights is not None else [None] * len(self.losses))
+        self.weights = [None if w is None else float(w) for w in weights]
+        if all(fn is None for fn in self.losses):
+            raise ValueError(
+                "`loss` gives no loss for any output of the model. "
+                f"Received: loss={self._user_loss!r}"
+            )
+        active = [i for i, fn in enumerate(self.losses) if fn is not None]
+        if len(active) > 1:
+            assert self.names is not None
+            self.trackers = [metrics_module.Mean(name=f"{self.names[i]}_loss") for i in active]
+        self._active = active
+        self._single = self.names is None
+        self.built = True
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> torch.Tensor:
+        if not self.built:
+            self.build(y_true, y_pred)
+        if self._single:
+            fn, w = self.losses[0], self.weights[0]
+            if isinstance(y_true, (list, tuple)) and len(y_true) == 1:
+                y_true = y_true[0]
+            if self.labels_to_check is not None:
+                self._check_labels(fn, y_pred)
+            if isinstance(sample_weight, (list, tuple)) and len(sample_weight) == 1:
+                sample_weight = sample_weight[0]
+            value = fn(y_true, y_pred, sample_weight)
+            return value if w is None else value * w
+        names = self.names
+        y_preds = flat_outputs(y_pred, names)
+        y_trues = align(y_true, names, "y", y_pred)
+        sws = align(sample_weight, names, "sample_weight", y_pred)
+        total: torch.Tensor | None = None
+        batch = nest.flatten(y_preds[self._active[0]])[0].shape[0]
+        for tracker, i in zip(self.trackers, self._active):
+            if y_trues[i] is None:
+                raise ValueError(
+                    f"Output {names[i]!r} has a loss but no target was given for it. "  # type: ignore[index]
+                    f"Received: y={nest.describe(y_true)}"
+                )
+            value = self.losses[i](y_trues[i], y_preds[i], sws[i])
+            tracker.update_state(value.detach(), sample_weight=batch)
+            if self.weights[i] is not None:
+                value = value * self.weights[i]
+            total = value if total is None else total + value
+        assert total is not None
+        return total
+
+    def _check_labels(self, fn: Any, y_pred: torch.Tensor) -> None:
+        labels, self.labels_to_check = self.labels_to_check, None
+        if not isinstance(fn, losses_module.SparseCategoricalCrossentropy) or labels is None \
+                or labels.is_floating_point() or not isinstance(y_pred, torch.Tensor):
+            return
+        axis = getattr(fn, "axis", -1)
+        message = losses_module._bad_label_message(  # sync: once per fit, on the labels
+            labels, y_pred.shape[axis], getattr(fn, "ignore_class", None), y_pred.shape)
+        if message is not None:
+            raise ValueError(message)
+
+    def loss_for(self, index: int) -> Any:
+        return self.losses[index] if self.losses else None
+
+
+class CompiledMetrics:
+    """`metrics` and `weighted_metrics` as named metric objects, one set per output."""
+
+    def __init__(self, metrics: Any, weighted_metrics: Any,
+                 output_names: Sequence[str] | None) -> None:
+        for arg, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if value is not None and not isinstance(value, (list, tuple, dict)):
+                raise ValueError(
+                    f"`{arg}` must be a list, tuple or dict of metrics. "
+                    f"Received: {arg}={value!r} (of type {type(value).__name__})"
+                )
+            # Validate names now (accuracy is resolved later, from the loss and shapes).
+            for spec in nest.flatten(value):
+                if spec is not None and not _is_accuracy(spec):
+                    metrics_module.get(spec)
+        self._user_metrics = metrics
+        self._user_weighted = weighted_metrics
+        self._user_names = output_names
+        self.built = False
+        self.unweighted: list[list[Any]] = []
+        self.weighted: list[list[Any]] = []
+
+    def build(self, y_pred: Any, compiled_loss: CompiledLoss | None) -> None:
+        self.names = output_names_of(y_pred, self._user_names)
+        n = 1 if self.names is None else len(self.names)
+        self.unweighted = self._resolve(self._user_metrics, n, compiled_loss)
+        self.weighted = self._resolve(self._user_weighted, n, compiled_loss)
+        self._name_metrics()
+        self.built = True
+
+    def _resolve(self, spec: Any, n: int, compiled_loss: CompiledLoss | None) -> list[list[Any]]:
+        if not spec:
+            return [[] for _ in range(n)]
+        if n == 1:
+            per_output = [nest.flatten(spec)]
+        elif isinstance(spec, Mapping):
+            per_output = [_as_list(v) for v in _per_output(spec, self.names, "metrics")]
+        elif len(spec) == n and all(s is None or isinstance(s, (list, tuple)) for s in spec):
+            per_output = [_as_list(s) for s in spec]  # one list per output (Keras 3)
+        else:
+            per_output = [list(spec) for _ in range(n)]  # a flat list applies to every output
+        return [
+            [self._make(s, compiled_loss.loss_for(i) if compiled_loss else None) for s in specs]
+            for i, specs in enumerate(per_output)
+        ]
+
+    @staticmethod
+    def _make(spec: Any, loss: Any) -> Any:
+        if _is_accuracy(spec):
+            return metrics_module.get(spec, loss=loss)
+        metric = metrics_module.get(spec)
+        if isinstance(spec, metrics_module.Metric):
+            return metric
+        return metric
+
+    def _name_metrics(self) -> None:
+        """Keras 3 names: `<output>_<metric>` for several outputs; `weighted_`/`_N` on clashes."""
+        seen: dict[str, int] = {}
+        self.entries: list[tuple[str, Any, int, bool]] = []  # (log key, metric, output, weighted)
+        for weighted, groups in ((False, self.unweighted), (True, self.weighted)):
+            for i, group in enumerate(groups):
+                prefix = "" if self.names is None else f"{self.names[i]}_"
+                for m in group:
+                    key = prefix + m.name
+                    if key in seen:
+                        if weighted and prefix + "weighted_" + m.name not in seen:
+                            key = prefix + "weighted_" + m.name
+                        else:
+                            seen[key] += 1
+                            key = f"{key}_{seen[key] - 1}"
+                    seen.setdefault(key, 1)
+                    self.entries.append((key, m, i, weighted))
+
+    @property
+    def metrics(self) -> list[Any]:
+        return [m for _, m, _, _ in self.entries] if self.built else []
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        if self.names is None:
+            if isinstance(y_true, (list, tuple)) and len(y_true) == 1:
+                y_true = y_true[0]
+            for m in self.unweighted[0]:
+                m.update_state(y_true, y_pred)
+            for m in self.weighted[0]:
+                m.update_state(y_true, y_pred, sample_weight)
+            return
+        y_preds = flat_outputs(y_pred, self.names)
+        y_trues = align(y_true, self.names, "y", y_pred)
+        sws = align(sample_weight, self.names, "sample_weight", y_pred)
+        for i, (yt, yp, sw) in enumerate(zip(y_trues, y_preds, sws)):
+            if yt is None:
+                continue
+            for m in self.unweighted[i]:
+                m.update_state(yt, yp)
+            for m in self.weighted[i]:
+                m.update_state(yt, yp, sw)
+
+    def reset_state(self) -> None:
+        for m in self.metrics:
+            m.reset_state()
+
+
+def _is_crossentropy_alias(spec: Any) -> bool:
+    return isinstance(spec, str) and spec.lower() in ("crossentropy", "ce")
+
+
+def _resolve_loss(spec: Any, y_true: Any, y_pred: Any) -> Any:
+    """`losses.get`, plus Keras 3's "crossentropy"/"ce", picked from the shapes."""
+    if not _is_crossentropy_alias(spec):
+        return losses_module.get(spec)
+    yt_shape = tuple(getattr(y_true, "shape", ()))
+    yp_shape = tuple(getattr(y_pred, "shape", ()))
+    if yp_shape and yp_shape[-1] == 1:
+        return losses_module.get("binary_crossentropy")
+    if len(yt_shape) < len(yp_shape) or (yt_shape and yt_shape[-1] == 1):
+        return losses_module.get("sparse_categorical_crossentropy")
+    return losses_module.get("categorical_crossentropy")
+
+
+def _is_accuracy(spec: Any) -> bool:
+    return isinstance(spec, str) and spec.lower() in ("accuracy", "acc")
+
+
+def _as_list(spec: Any) -> list[Any]:
+    if spec is None:
+        return []
+    return list(spec) if isinstance(spec, (list, tuple)) else [spec]

@@ -1,0 +1,91 @@
+"""The epoch iterator: which batches make up one epoch, and on which device.
+
+Separation of concerns: a data adapter knows how to produce one pass over the
+data; the epoch iterator decides how many steps form an epoch
+(`steps_per_epoch`), carries an unfinished pass over to the next epoch as
+Keras does, and moves each batch to the model's device.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from fitorch import nest
+
+OUT_OF_DATA_WARNING = (
+    "Your input ran out of data; interrupting the epoch. Make sure that your data can "
+    "produce at least `steps_per_epoch * epochs` batches."
+)
+
+
+class EpochIterator:
+    """Yields `(step, batch)` pairs for one epoch at a time.
+
+    With `steps_per_epoch` smaller than the data, the next epoch continues where
+    the previous one stopped (Keras 3). When a pass is used up mid-epoch, data that
+    can be read again (arrays) starts a new pass, so every epoch has exactly
+    `steps_per_epoch` steps (SPEC.md); one-shot data ends the epoch with a warning.
+    """
+
+    def __init__(self, adapter: Any, steps_per_epoch: int | None = None,
+                 device: torch.device | None = None) -> None:
+        self.adapter = adapter
+        self.steps_per_epoch = steps_per_epoch
+        self.device = device
+        self._move = device is not None and device.type != "cpu"
+        self._pass: Iterator[Any] | None = None
+        self._steps_in_pass = 0
+
+    @property
+    def num_batches(self) -> int | None:
+        """Steps in one epoch, or None when unknown until the data runs out."""
+        if self.steps_per_epoch is not None:
+            return self.steps_per_epoch
+        return getattr(self.adapter, "num_batches", None)
+
+    def _new_pass(self) -> Iterator[Any]:
+        self.adapter.on_epoch_begin()
+        self._steps_in_pass = 0
+        return iter(self.adapter.batches())
+
+    def epoch(self) -> Iterator[tuple[int, Any]]:
+        """One epoch of `(step, batch)`; batches already on the target device."""
+        data_batches = getattr(self.adapter, "num_batches", None)
+        if self.steps_per_epoch is None or self._pass is None:
+            self._pass = self._new_pass()
+        steps = self.steps_per_epoch
+        step = 0
+        reiterable = getattr(self.adapter, "reiterable", False)
+        while steps is None or step < steps:
+            try:
+                batch = next(self._pass)
+            except StopIteration:
+                empty_pass = self._steps_in_pass == 0
+                self._pass = None
+                if steps is None:
+                    return
+                if not reiterable or empty_pass:
+                    warnings.warn(OUT_OF_DATA_WARNING, UserWarning, stacklevel=4)
+                    return
+                self._pass = self._new_pass()
+                continue
+            self._steps_in_pass += 1
+            yield step, (self._to_device(batch) if self._move else batch)
+            step += 1
+        # A pass that was used up exactly at the end of the epoch restarts next time.
+        if data_batches is not None and self._steps_in_pass >= data_batches:
+            self._pass = None
+
+    def _to_device(self, batch: Any) -> Any:
+        dev = self.device
+
+        def move(t: Any) -> Any:
+            if isinstance(t, torch.Tensor):
+                return t.to(dev, non_blocking=True)
+            return t
+
+        return nest.map_structure(move, batch)

@@ -1,0 +1,628 @@
+"""`Model`: a `torch.nn.Module` with Keras's `compile` / `fit` / `evaluate` / `predict`.
+
+This file holds the public methods and their argument checks; the loops live
+in `trainer.py`, the step bodies in `step.py`, data handling in `data/`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from fitorch import checks, nest, step, trainer
+from fitorch import metrics as metrics_module
+from fitorch import optimizers as optimizers_module
+from fitorch.callbacks.history import History
+from fitorch.compile_config import CompiledLoss, CompiledMetrics
+from fitorch.data import EpochIterator, get_adapter, pack_x_y_sample_weight
+from fitorch.data.arrays import (
+    class_weight_to_sample_weight,
+    is_array_like,
+    num_samples_of,
+    split_validation,
+    to_tensor_structure,
+)
+from fitorch.device import model_device
+from fitorch.logs import MetricResults, materialize
+
+NOT_COMPILED = "You must compile your model before using it."
+
+
+class Model(nn.Module):
+    """A torch module you can `compile()` and `fit()` the Keras way.
+
+    Wrap any module, or subclass and write `forward()` as in PyTorch.
+
+    Example:
+        >>> model = Model(torch.nn.Sequential(torch.nn.Linear(4, 3)))
+        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+        ...               metrics=["accuracy"])
+        >>> history = model.fit(x, y, epochs=2, validation_split=0.2)
+        >>> probs = model.predict(x)
+    """
+
+    def __init__(self, module: nn.Module | None = None, *, name: str | None = None,
+                 output_names: Sequence[str] | None = None) -> None:
+        super().__init__()
+        if module is not None and not isinstance(module, nn.Module):
+            raise TypeError(
+                "`Model(module)` wraps a torch.nn.Module. "
+                f"Received: module={module!r} (of type {type(module).__name__})"
+            )
+        self.module = module
+        self.name = name or type(self).__name__.lower()
+        self.output_names = list(output_names) if output_names is not None else None
+        self.stop_training = False
+        self.history: History | None = None
+        self.optimizer: Any = None
+        self.compiled = False
+        self._optimizer_spec: Any = None
+        self._compiled_loss: CompiledLoss | None = None
+        self._compiled_metrics: CompiledMetrics | None = None
+        self._loss_tracker = metrics_module.Mean(name="loss")
+        self._steps_per_execution = 1
+        self._jit_compile: bool = False
+        self._results_view: MetricResults | None = None
+        self._regularized: list[nn.Module] | None = None
+        self._constrained: list[nn.Module] | None = None
+        self._training_arg: bool | None = None
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        if self.module is None:
+            raise NotImplementedError(
+                "A fitorch Model needs a forward pass: subclass `fitorch.Model` and define "
+                "`forward()`, or wrap a module with `fitorch.Model(module)`."
+            )
+        return self.module(*args, **kwargs)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Metrics assigned as attributes are tracked, as Keras does.
+        if isinstance(value, metrics_module.Metric) and not name.startswith("_"):
+            tracked = self.__dict__.setdefault("_attribute_metrics", {})
+            tracked[name] = value
+            self.__dict__.pop("_results_view", None)
+        super().__setattr__(name, value)
+
+    # ------------------------------------------------------------------ compile
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        loss_weights: Any = None,
+        metrics: Any = None,
+        weighted_metrics: Any = None,
+        run_eagerly: bool = False,
+        steps_per_execution: int = 1,
+        jit_compile: bool | str = "auto",
+    ) -> None:
+        """Configure the model for training.
+
+        Example:
+            >>> model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+        """
+        optimizer_spec = None if optimizer is None else optimizers_module.get(optimizer)
+        if loss_weights is not None and not isinstance(loss_weights, (int, float, list, tuple,
+                                                                      dict)):
+            raise ValueError(
+                "`loss_weights` must be a float (single output) or a list/tuple/dict (one "
+                f"weight per output). Received: loss_weights={loss_weights!r} "
+                f"(of type {type(loss_weights).__name__})"
+            )
+        compiled_loss = (
+            CompiledLoss(loss, loss_weights, self.output_names) if loss is not None else None
+        )
+        compiled_metrics = CompiledMetrics(metrics, weighted_metrics, self.output_names)
+        spe = checks.positive_int_or_none("steps_per_execution", steps_per_execution)
+        if jit_compile not in (True, False, "auto"):
+            raise ValueError(
+                "`jit_compile` must be True, False or 'auto'. "
+                f"Received: jit_compile={jit_compile!r}"
+            )
+        self._optimizer_spec = optimizer_spec
+        self.optimizer = optimizer_spec if isinstance(optimizer_spec, torch.optim.Optimizer) \
+            and _is_ready(optimizer_spec) else None
+        self._compiled_loss = compiled_loss
+        self._compiled_metrics = compiled_metrics
+        self._loss_tracker = metrics_module.Mean(name="loss")
+        self._steps_per_execution = spe or 1
+        # "auto" leaves eager mode on: torch.compile pays off only for long runs of
+        # static shapes, which a Keras-style call cannot know in advance.
+        self._jit_compile = bool(jit_compile is True and not run_eagerly)
+        self._compiled_forward: Callable[..., Any] | None = None
+        self._results_view = None
+        self.compiled = True
+        if not self._needs_build():
+            self._build_optimizer()
+
+    # --------------------------------------------------------------- building
+    def _device(self) -> torch.device:
+        return model_device(self)
+
+    def _needs_build(self) -> bool:
+        return any(isinstance(p, nn.parameter.UninitializedParameter) for p in self.parameters())
+
+    def _input_batch_size(self) -> int | None:
+        """The static batch size from `Input(batch_size=N)`, if the model has one."""
+        return None
+
+    def _build(self, x: Any) -> None:
+        """Create lazily-sized parameters by one forward pass (inference mode, no RNG use)."""
+        if self._needs_build():
+            was_training = self.training
+            self.eval()
+            with torch.no_grad():
+                step.call_model(self, _to_device(to_tensor_structure(x, "x"), self), False)
+            self.train(was_training)
+
+    def _build_optimizer(self) -> None:
+        if self.optimizer is None and self._optimizer_spec is not None:
+            params = [p for p in self.parameters() if p.requires_grad]
+            if not params:
+                return  # nothing to train: the default step reports the loss only
+            self.optimizer = optimizers_module.instantiate(self._optimizer_spec, params)
+
+    def _prepare(self, x: Any, training: bool) -> None:
+        """Everything that must exist before the first step: parameters and the optimizer."""
+        if not self.compiled:
+            raise RuntimeError(NOT_COMPILED)
+        self._build(x)
+        if training:
+            self._build_optimizer()
+            if self._optimizer_spec is None and not self._overrides("train_step"):
+                raise ValueError(
+                    "The model has no optimizer: compile it with one, e.g. "
+                    "`model.compile(optimizer='adam', ...)`. Received: optimizer=None"
+                )
+
+    @property
+    def _forward_takes_training(self) -> bool:
+        if self._training_arg is None:
+            fn = self.module.forward if self.module is not None else self.forward
+            try:
+                self._training_arg = "training" in inspect.signature(fn).parameters
+            except (TypeError, ValueError):
+                self._training_arg = False
+        return self._training_arg
+
+    def _overrides(self, method: str) -> bool:
+        return getattr(type(self), method) is not getattr(Model, method)
+
+    # ------------------------------------------------------------ step bodies
+    def train_step(self, data: Any) -> Any:
+        """One training step on a batch `data` = `x`, `(x, y)` or `(x, y, sample_weight)`.
+
+        Override it for custom training (it must return a dict of metric values).
+
+        Example:
+            >>> class GAN(fitorch.Model):
+            ...     def train_step(self, data):
+            ...         ...  # two optimizers, two losses
+            ...         return {"d_loss": d_loss, "g_loss": g_loss}
+        """
+        return step.train_step(self, data)
+
+    def test_step(self, data: Any) -> Any:
+        """One evaluation step; returns a dict of metric values."""
+        return step.test_step(self, data)
+
+    def predict_step(self, data: Any) -> Any:
+        """One prediction step; returns the model's outputs for the batch."""
+        return step.predict_step(self, data)
+
+    def make_train_function(self) -> Callable[[Any], Any]:
+        return self.train_step
+
+    def make_test_function(self) -> Callable[[Any], Any]:
+        return self.test_step
+
+    def make_predict_function(self) -> Callable[[Any], Any]:
+        return self.predict_step
+
+    # ------------------------------------------------------------ loss & metrics
+    def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None,
+                     sample_weight: Any = None, training: bool = True) -> torch.Tensor:
+        """The total loss: the compiled loss(es) plus the layers' regularization losses."""
+        del x, training
+        if self._compiled_loss is None:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
+        if y is None:
+            raise ValueError(
+                "Target data is missing: the model was compiled with a loss, so it needs "
+                "`y`. Received: y=None"
+            )
+        loss = self._compiled_loss(y, y_pred, sample_weight)
+        extra = self.losses
+        if extra:
+            loss = loss + torch.stack([t.sum() for t in extra]).sum()
+        return loss
+
+    def apply_constraints(self) -> None:
+        """Project constrained weights (e.g. `Dense(kernel_constraint="non_neg")`) after a step."""
+        if self._constrained is None:
+            self._constrained = [m for m in self.modules() if m is not self and _has_constraint(m)]
+        for m in self._constrained:
+            m.apply_constraints()  # type: ignore[operator]
+
+    @property
+    def losses(self) -> list[torch.Tensor]:
+        """Regularization penalties of the layers, added to the training loss as Keras does."""
+        if self._regularized is None:
+            self._regularized = [
+                m for m in self.modules()
+                if m is not self and callable(getattr(m, "regularization_losses", None))
+                and _has_regularizer(m)
+            ]
+        out: list[torch.Tensor] = []
+        for m in self._regularized:
+            out.extend(m.regularization_losses())  # type: ignore[operator]
+        return out
+
+    def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None
+                        ) -> Mapping[str, Any]:
+        """Update the compiled metrics with a batch; returns the (lazy) metric results."""
+        del x
+        cm = self._compiled_metrics
+        if cm is not None and y is not None:
+            if not cm.built:
+                cm.build(y_pred, self._compiled_loss)
+                self._results_view = None
+            cm.update_state(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    @property
+    def metrics(self) -> list[Any]:
+        """All metrics: the loss tracker, per-output losses, compiled metrics, attribute metrics."""
+        out: list[Any] = []
+        if self.compiled:
+            out.append(self._loss_tracker)
+            if self._compiled_loss is not None:
+                out.extend(self._compiled_loss.trackers)
+            if self._compiled_metrics is not None:
+                out.extend(self._compiled_metrics.metrics)
+        out.extend(self.__dict__.get("_attribute_metrics", {}).values())
+        return out
+
+    @property
+    def metrics_names(self) -> list[str]:
+        """`["loss", <metric names>]` (tf_keras)."""
+        return list(self._metric_getters())
+
+    def _metric_getters(self) -> dict[str, Callable[[], Any]]:
+        names: dict[str, Callable[[], Any]] = {}
+        cm = self._compiled_metrics
+        compiled = {id(m): key for key, m, _, _ in cm.entries} if cm is not None and cm.built \
+            else {}
+        for m in self.metrics:
+            names[compiled.get(id(m), m.name)] = m.result
+        return names
+
+    def get_metrics_result(self) -> Mapping[str, Any]:
+        """The current metric values as a lazy mapping (name -> tensor on read)."""
+        if self._overrides("metrics"):
+            return MetricResults(self._metric_getters())
+        if self._results_view is None:
+            self._results_view = MetricResults(self._metric_getters())
+        return self._results_view
+
+    def reset_metrics(self) -> None:
+        for m in self.metrics:
+            m.reset_state()
+
+    # ---------------------------------------------------------------------- fit
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose: int | str = "auto",
+        callbacks: Sequence[Any] | None = None,
+        validation_split: float = 0.0,
+        validation_data: Any = None,
+        shuffle: bool | str = True,
+        class_weight: Mapping[int, float] | None = None,
+        sample_weight: Any = None,
+        initial_epoch: int = 0,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
+        validation_batch_size: int | None = None,
+        validation_freq: int | Collection[int] = 1,
+        max_queue_size: int = 10,
+        workers: int = 1,
+        use_multiprocessing: bool = False,
+    ) -> History:
+        """Train the model for `epochs` epochs; returns the `History`.
+
+        Example:
+            >>> history = model.fit(x, y, batch_size=64, epochs=5, validation_split=0.1)
+            >>> history.history["val_loss"]
+        """
+        if not self.compiled:
+            raise RuntimeError(NOT_COMPILED)
+        epochs = checks.non_negative_int("epochs", epochs)
+        initial_epoch = checks.non_negative_int("initial_epoch", initial_epoch)
+        verbose = checks.verbose(verbose)
+        shuffle = checks.shuffle(shuffle)
+        split = checks.validation_split(validation_split)
+        freq = checks.validation_freq(validation_freq)
+        steps_per_epoch = checks.positive_int_or_none("steps_per_epoch", steps_per_epoch)
+        validation_steps = checks.positive_int_or_none("validation_steps", validation_steps)
+        batch_size = checks.resolve_batch_size(batch_size, self._input_batch_size())
+        validation_batch_size = checks.resolve_batch_size(
+            validation_batch_size, self._input_batch_size()) or batch_size
+        class_weight = checks.class_weight(class_weight)
+        _check_worker_args(max_queue_size, workers, use_multiprocessing)
+
+        val: tuple[Any, Any, Any] | None = None
+        if validation_data is not None:
+            val = checks.validation_data(validation_data)
+        elif split > 0:
+            if not all(is_array_like(a) for a in nest.flatten((x, y, sample_weight))
+                       if a is not None):
+                raise ValueError(
+                    "`validation_split` is only supported for arrays (NumPy, torch, pandas), "
+                    "which can be sliced. Pass `validation_data` instead. "
+                    f"Received: x={nest.describe(x)}"
+                )
+            arrays = (to_tensor_structure(x, "x"), to_tensor_structure(y, "y"),
+                      to_tensor_structure(sample_weight, "sample_weight"))
+            num_samples_of(*arrays)
+            (x, y, sample_weight), val = split_validation(arrays, split)
+
+        adapter = get_adapter(x, y, sample_weight, batch_size=batch_size,
+                              steps=steps_per_epoch, shuffle=shuffle, class_weight=class_weight)
+        self._check_can_train(adapter.y)
+        self._check_labels_once(adapter.y)
+        val_iterator = None
+        if val is not None:
+            val_adapter = get_adapter(val[0], val[1], val[2], batch_size=validation_batch_size,
+                                      steps=validation_steps, shuffle=False)
+            val_iterator = EpochIterator(val_adapter, validation_steps, self._device())
+        self._prepare(adapter.x, training=True)
+        iterator = EpochIterator(adapter, steps_per_epoch, self._device())
+        return trainer.run_fit(
+            self, iterator, epochs=epochs, initial_epoch=initial_epoch, verbose=verbose,
+            callbacks=callbacks, val_iterator=val_iterator, validation_freq=freq,
+        )
+
+    def _check_labels_once(self, y: Any) -> None:
+        if self._compiled_loss is not None and isinstance(y, torch.Tensor):
+            self._compiled_loss.labels_to_check = y
+
+    def _check_can_train(self, y: Any) -> None:
+        """Fail before any step when the default training step cannot run."""
+        if self._overrides("train_step"):
+            return
+        if self._compiled_loss is None and not self._overrides("compute_loss"):
+            raise ValueError(
+                "No loss to compute: the model was compiled without a loss. Provide a `loss` "
+                "argument in `compile()`, e.g. `model.compile(optimizer='adam', loss='mse')`."
+            )
+        if y is None and not self._overrides("compute_loss"):
+            raise ValueError(
+                "Target data is missing: the model was compiled with a loss, so `fit()` needs "
+                "targets. Pass `y` (or `(x, y)` batches). Received: y=None"
+            )
+
+    # ------------------------------------------------------------------ evaluate
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+        sample_weight: Any = None,
+        steps: int | None = None,
+        callbacks: Sequence[Any] | None = None,
+        return_dict: bool = False,
+        max_queue_size: int = 10,
+        workers: int = 1,
+        use_multiprocessing: bool = False,
+    ) -> Any:
+        """The loss and metrics on `x, y`: a float, a list in `metrics_names` order, or a dict.
+
+        Example:
+            >>> loss, acc = model.evaluate(x_test, y_test)
+        """
+        if not self.compiled:
+            raise RuntimeError(NOT_COMPILED)
+        verbose = checks.verbose(verbose)
+        steps = checks.positive_int_or_none("steps", steps)
+        batch_size = checks.resolve_batch_size(batch_size, self._input_batch_size())
+        _check_worker_args(max_queue_size, workers, use_multiprocessing)
+        if (not self._overrides("test_step") and self._compiled_loss is None
+                and not self._overrides("compute_loss")):
+            raise ValueError(
+                "No loss to compute: the model was compiled without a loss. Provide a "
+                "`loss` argument in `compile()`."
+            )
+        adapter = get_adapter(x, y, sample_weight, batch_size=batch_size, steps=steps)
+        self._check_labels_once(adapter.y)
+        self._prepare(adapter.x, training=False)
+        iterator = EpochIterator(adapter, steps, self._device())
+        cbs = trainer.make_callbacks(self, callbacks, verbose=verbose, epochs=1,
+                                     steps=iterator.num_batches, add_history=False)
+        logs = trainer.run_evaluate(self, iterator, cbs)
+        if return_dict:
+            return logs
+        return trainer.step_logs_to_list(logs, self.metrics_names)
+
+    # ------------------------------------------------------------------- predict
+    def predict(
+        self,
+        x: Any,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+        steps: int | None = None,
+        callbacks: Sequence[Any] | None = None,
+        max_queue_size: int = 10,
+        workers: int = 1,
+        use_multiprocessing: bool = False,
+    ) -> Any:
+        """The model's outputs for `x` as NumPy arrays (the output structure kept).
+
+        Works before `compile()`, as in Keras.
+
+        Example:
+            >>> probs = model.predict(x_test, batch_size=256)
+        """
+        verbose = checks.verbose(verbose)
+        steps = checks.positive_int_or_none("steps", steps)
+        batch_size = checks.resolve_batch_size(batch_size, self._input_batch_size())
+        _check_worker_args(max_queue_size, workers, use_multiprocessing)
+        adapter = get_adapter(x, batch_size=batch_size, steps=steps)
+        self._build(adapter.x)
+        iterator = EpochIterator(adapter, steps, self._device())
+        cbs = trainer.make_callbacks(self, callbacks, verbose=verbose, epochs=1,
+                                     steps=iterator.num_batches, add_history=False)
+        return trainer.run_predict(self, iterator, cbs)
+
+    # ----------------------------------------------------------------- on_batch
+    def _batch_data(self, x: Any, y: Any, sample_weight: Any, class_weight: Any = None) -> Any:
+        x, y, sample_weight = (to_tensor_structure(x, "x"), to_tensor_structure(y, "y"),
+                               to_tensor_structure(sample_weight, "sample_weight"))
+        num_samples_of(x, y, sample_weight)
+        if class_weight is not None:
+            class_weight = checks.class_weight(class_weight)
+            if sample_weight is not None:
+                raise ValueError(
+                    "`class_weight` and `sample_weight` cannot be given together. "
+                    f"Received: class_weight={class_weight} and a sample_weight array."
+                )
+            if y is None or nest.is_nested(y):
+                raise ValueError(
+                    "`class_weight` needs a single target array `y`. "
+                    f"Received: y={nest.describe(y)}"
+                )
+            sample_weight = class_weight_to_sample_weight(y, class_weight)
+        return _to_device(pack_x_y_sample_weight(x, y, sample_weight), self)
+
+    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                       class_weight: Mapping[int, float] | None = None,
+                       reset_metrics: bool = True, return_dict: bool = False) -> Any:
+        """One gradient update on one batch; returns the loss and metrics for it.
+
+        With `reset_metrics=True` the values are for this batch alone; with False they
+        accumulate over consecutive calls (tf_keras).
+
+        Example:
+            >>> loss, acc = model.train_on_batch(xb, yb)
+        """
+        if not self.compiled:
+            raise RuntimeError(NOT_COMPILED)
+        data = self._batch_data(x, y, sample_weight, class_weight)
+        self._prepare(data if not isinstance(data, tuple) else data[0], training=True)
+        if reset_metrics:
+            self.reset_metrics()
+        self.train()
+        logs = materialize(self.train_step(data))  # sync: the caller gets floats
+        return logs if return_dict else trainer.step_logs_to_list(logs, self.metrics_names)
+
+    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                      reset_metrics: bool = True, return_dict: bool = False) -> Any:
+        """The loss and metrics on one batch, without updating the weights.
+
+        Example:
+            >>> loss, acc = model.test_on_batch(xb, yb)
+        """
+        if not self.compiled:
+            raise RuntimeError(NOT_COMPILED)
+        data = self._batch_data(x, y, sample_weight)
+        self._prepare(data if not isinstance(data, tuple) else data[0], training=False)
+        if reset_metrics:
+            self.reset_metrics()
+        self.eval()
+        with torch.no_grad():
+            logs = materialize(self.test_step(data))
+        return logs if return_dict else trainer.step_logs_to_list(logs, self.metrics_names)
+
+    def predict_on_batch(self, x: Any) -> Any:
+        """The model's outputs for one batch, as NumPy.
+
+        Example:
+            >>> probs = model.predict_on_batch(xb)
+        """
+        data = self._batch_data(x, None, None)
+        self._build(data if not isinstance(data, tuple) else data[0])
+        self.eval()
+        with torch.inference_mode():
+            out = self.predict_step(data)
+        return trainer.concatenate_outputs([out])
+
+    # ------------------------------------------------------------------ weights
+    def get_weights(self) -> list[np.ndarray]:
+        """NumPy copies of the parameters (in `parameters()` order) followed by the buffers."""
+        return [t.detach().cpu().numpy().copy() for t in self._weight_tensors()]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Load values produced by `get_weights()` (same count, same shapes)."""
+        targets = self._weight_tensors()
+        if len(weights) != len(targets):
+            raise ValueError(
+                f"`set_weights` expects {len(targets)} arrays (parameters then buffers), "
+                f"received {len(weights)}."
+            )
+        for i, (t, w) in enumerate(zip(targets, weights)):
+            if tuple(np.shape(w)) != tuple(t.shape):
+                raise ValueError(
+                    f"Weight {i} has shape {tuple(t.shape)} but the array given for it has "
+                    f"shape {tuple(np.shape(w))}."
+                )
+        with torch.no_grad():
+            for t, w in zip(targets, weights):
+                t.copy_(torch.as_tensor(np.asarray(w), dtype=t.dtype))
+
+    def _weight_tensors(self) -> list[torch.Tensor]:
+        if self._needs_build():
+            raise ValueError(
+                "The model's weights are not created yet (their sizes come from the first "
+                "batch). Call the model on data (e.g. `predict`) or use an `Input` first."
+            )
+        return [*self.parameters(), *self.buffers()]
+
+
+def _has_constraint(module: nn.Module) -> bool:
+    return callable(getattr(module, "apply_constraints", None)) and any(
+        getattr(module, attr, None) is not None for attr in ("kernel_constraint", "bias_constraint")
+    )
+
+
+def _has_regularizer(module: nn.Module) -> bool:
+    return any(
+        getattr(module, attr, None) is not None
+        for attr in ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
+    )
+
+
+def _is_ready(optimizer: torch.optim.Optimizer) -> bool:
+    return bool(getattr(optimizer, "is_built", True))
+
+
+def _to_device(data: Any, model: nn.Module) -> Any:
+    device = model_device(model)
+    if device.type == "cpu":
+        return data
+    return nest.map_structure(
+        lambda t: t.to(device, non_blocking=True) if isinstance(t, torch.Tensor) else t, data)
+
+
+def _check_worker_args(max_queue_size: Any, workers: Any, use_multiprocessing: Any) -> None:
+    checks.positive_int_or_none("max_queue_size", max_queue_size)
+    checks.positive_int_or_none("workers", workers)
+    if not isinstance(use_multiprocessing, bool):
+        raise ValueError(
+            "`use_multiprocessing` must be True or False. "
+            f"Received: use_multiprocessing={use_multiprocessing!r}"
+        )
+    if workers > 1 or use_multiprocessing:
+        warnings.warn(
+            "`workers` and `use_multiprocessing` apply to `Sequence` inputs; in-memory arrays "
+            "are sliced in the training process and ignore them.",
+            UserWarning, stacklevel=3,
+        )

@@ -1,0 +1,61 @@
+"""The default step bodies: the only place that calls `backward()` and `optimizer.step()`.
+
+`Model.train_step` / `test_step` / `predict_step` call these; users override the
+methods on their model (a GAN with two optimizers, say) and keep everything
+else. A step returns metric values as tensors; they become floats only when a
+callback or the progress bar reads them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from fitorch import nest
+from fitorch.data import unpack_x_y_sample_weight
+
+if TYPE_CHECKING:
+    from fitorch.model import Model
+
+
+def call_model(model: Model, x: Any, training: bool) -> Any:
+    """Run the forward pass: lists/tuples go positionally, dicts by name (multi-input)."""
+    kwargs = {"training": training} if model._forward_takes_training else {}
+    if isinstance(x, (list, tuple)):
+        return model(*x, **kwargs)
+    if isinstance(x, dict):
+        return model(**x, **kwargs)
+    return model(x, **kwargs)
+
+
+def batch_size_of(x: Any) -> int:
+    return int(next(t for t in nest.flatten(x) if t is not None).shape[0])
+
+
+def train_step(model: Model, data: Any) -> Any:
+    x, y, sample_weight = unpack_x_y_sample_weight(data)
+    y_pred = call_model(model, x, training=True)
+    loss = model.compute_loss(x, y, y_pred, sample_weight, training=True)
+    optimizer = model.optimizer
+    if optimizer is not None:  # None: nothing to train, the step still reports the loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        model.apply_constraints()
+    with torch.no_grad():
+        model._loss_tracker.update_state(loss.detach(), sample_weight=batch_size_of(x))
+        return model.compute_metrics(x, y, y_pred, sample_weight)
+
+
+def test_step(model: Model, data: Any) -> Any:
+    x, y, sample_weight = unpack_x_y_sample_weight(data)
+    y_pred = call_model(model, x, training=False)
+    loss = model.compute_loss(x, y, y_pred, sample_weight, training=False)
+    model._loss_tracker.update_state(loss, sample_weight=batch_size_of(x))
+    return model.compute_metrics(x, y, y_pred, sample_weight)
+
+
+def predict_step(model: Model, data: Any) -> Any:
+    x, _, _ = unpack_x_y_sample_weight(data)
+    return call_model(model, x, training=False)

@@ -1,0 +1,176 @@
+"""The loops: `run_fit`, `run_evaluate`, `run_predict`.
+
+The data flow of `fit()` reads top to bottom in `run_fit`:
+user data -> adapter -> epoch iterator (batches on the model's device) ->
+train step (tensors) -> metric state (tensors) -> callbacks with lazy logs ->
+epoch logs (one sync per epoch) -> validation -> History.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from fitorch import checks, nest
+from fitorch.callbacks.callback_list import CallbackList
+from fitorch.data import EpochIterator
+from fitorch.device import sync_fn
+from fitorch.logs import Logs, as_logs, materialize
+
+if TYPE_CHECKING:
+    from fitorch.model import Model
+
+
+def make_callbacks(model: Model, callbacks: Any, *, verbose: Any, epochs: int,
+                   steps: int | None, add_history: bool) -> CallbackList:
+    if isinstance(callbacks, CallbackList):
+        return callbacks
+    if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+        raise ValueError(
+            "`callbacks` must be a list of fitorch.callbacks.Callback instances. "
+            f"Received: callbacks={callbacks!r} (of type {type(callbacks).__name__})"
+        )
+    return CallbackList(
+        callbacks, add_history=add_history, add_progbar=verbose != 0, model=model,
+        sync=sync_fn(model._device()), verbose=verbose, epochs=epochs, steps=steps,
+    )
+
+
+def executions(batches: Iterator[tuple[int, Any]], steps_per_execution: int
+               ) -> Iterator[tuple[int, int, list[Any]]]:
+    """Group an epoch's batches into executions of `steps_per_execution` steps (Keras)."""
+    if steps_per_execution == 1:
+        for step, batch in batches:
+            yield step, step, [batch]
+        return
+    group: list[Any] = []
+    begin = 0
+    for step, batch in batches:
+        if not group:
+            begin = step
+        group.append(batch)
+        if len(group) == steps_per_execution:
+            yield begin, step, group
+            group = []
+    if group:
+        yield begin, begin + len(group) - 1, group
+
+
+def run_fit(
+    model: Model,
+    train_iterator: EpochIterator,
+    *,
+    epochs: int,
+    initial_epoch: int,
+    verbose: Any,
+    callbacks: Any,
+    val_iterator: EpochIterator | None,
+    validation_freq: int | Collection[int],
+) -> Any:
+    cbs = make_callbacks(model, callbacks, verbose=verbose, epochs=epochs,
+                         steps=train_iterator.num_batches, add_history=True)
+    train_function = model.make_train_function()
+    spe = model._steps_per_execution
+    model.stop_training = False
+    training_logs: dict[str, Any] | None = None
+    cbs.on_train_begin()
+    try:
+        for epoch in range(initial_epoch, epochs):
+            model.reset_metrics()
+            cbs.on_epoch_begin(epoch)
+            model.train()
+            logs: Logs | None = None
+            for begin, end, batches in executions(train_iterator.epoch(), spe):
+                cbs.on_train_batch_begin(begin)
+                for batch in batches:
+                    logs = as_logs(train_function(batch))
+                cbs.on_train_batch_end(end, logs)
+                if model.stop_training:
+                    break
+            # sync: once per epoch, the epoch's metric values become floats.
+            epoch_logs = materialize(logs if logs is not None else model.get_metrics_result())
+            model.eval()
+            if val_iterator is not None and checks.should_validate(epoch, validation_freq):
+                val_logs = run_evaluate(model, val_iterator, cbs)
+                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                epoch_logs = dict(sorted(epoch_logs.items()))  # Keras 3 sorts every log dict
+            cbs.on_epoch_end(epoch, epoch_logs)
+            training_logs = epoch_logs
+            if model.stop_training:
+                break
+    finally:
+        # `on_train_end` always fires, also when a step or a callback raised.
+        cbs.on_train_end(training_logs)
+    return model.history
+
+
+def run_evaluate(model: Model, iterator: EpochIterator, callbacks: CallbackList) -> dict[str, Any]:
+    test_function = model.make_test_function()
+    spe = model._steps_per_execution
+    model.eval()
+    callbacks.on_test_begin()
+    model.reset_metrics()
+    logs: Logs | None = None
+    with torch.no_grad():
+        for begin, end, batches in executions(iterator.epoch(), spe):
+            callbacks.on_test_batch_begin(begin)
+            for batch in batches:
+                logs = as_logs(test_function(batch))
+            callbacks.on_test_batch_end(end, logs)
+    result = materialize(logs if logs is not None else model.get_metrics_result())  # sync
+    callbacks.on_test_end(result)
+    return result
+
+
+def run_predict(model: Model, iterator: EpochIterator, callbacks: CallbackList) -> Any:
+    predict_function = model.make_predict_function()
+    spe = model._steps_per_execution
+    model.eval()
+    callbacks.on_predict_begin()
+    outputs: list[Any] = []
+    with torch.inference_mode():
+        for begin, end, batches in executions(iterator.epoch(), spe):
+            callbacks.on_predict_batch_begin(begin)
+            for batch in batches:
+                batch_outputs = predict_function(batch)
+                outputs.append(batch_outputs)
+            callbacks.on_predict_batch_end(end, {"outputs": batch_outputs})
+    callbacks.on_predict_end()
+    return concatenate_outputs(outputs)
+
+
+def concatenate_outputs(outputs: list[Any]) -> Any:
+    """Per-batch outputs (any structure of tensors) joined along the batch axis as NumPy."""
+    if not outputs:
+        raise ValueError(
+            "`predict` produced no batches: the input is empty or `steps` is 0."
+        )
+    flat = [nest.flatten(o) for o in outputs]
+    joined = [
+        _to_numpy(torch.cat([f[i] for f in flat]) if isinstance(flat[0][i], torch.Tensor)
+                  else np.concatenate([np.asarray(f[i]) for f in flat]))
+        for i in range(len(flat[0]))
+    ]
+    return nest.pack_as(outputs[0], joined)
+
+
+def _to_numpy(t: Any) -> np.ndarray:
+    if isinstance(t, torch.Tensor):
+        t = t.detach()
+        if t.dtype == torch.bfloat16:
+            t = t.float()
+        return t.cpu().numpy()
+    return np.asarray(t)
+
+
+def step_logs_to_list(logs: Mapping[str, Any], names: list[str]) -> Any:
+    """Keras's ordering of results: the model's metric names first, then other keys sorted."""
+    values = [logs[n] for n in names if n in logs]
+    values += [logs[k] for k in sorted(logs) if k not in names]
+    return values[0] if len(values) == 1 else values
+
+
+__all__ = ["Callable", "run_evaluate", "run_fit", "run_predict"]

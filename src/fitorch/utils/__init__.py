@@ -1,0 +1,5 @@
+"""Utilities: Keras's progress bar."""
+
+from fitorch.utils.progbar import Progbar
+
+__all__ = ["Progbar"]
