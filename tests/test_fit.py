@@ -536,3 +536,62 @@ def test_weight_constraints_are_applied_after_each_step(classification_data):
     model.compile(optimizer="sgd", loss=ft.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(x, y, epochs=2, verbose=0)
     assert bool((model.layers[0].weight >= 0).all())
+
+
+def test_jit_compile_trains_like_eager(classification_data):
+    x, y = classification_data
+    results = []
+    for jit in (False, True):
+        torch.manual_seed(0)
+        model = compiled(mlp(), jit_compile=jit, metrics=["accuracy"])
+        history = model.fit(x, y, batch_size=40, epochs=2, shuffle=False, verbose=0)
+        results.append((history.history, model.get_weights()))
+    (h_eager, w_eager), (h_jit, w_jit) = results
+    for key in h_eager:
+        np.testing.assert_allclose(h_jit[key], h_eager[key], rtol=1e-5)
+    for a, b in zip(w_eager, w_jit, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_keras_optimizer_gets_parameter_names_for_weight_decay_exclusion(classification_data):
+    x, y = classification_data
+    optimizer = ft.optimizers.AdamW(learning_rate=0.01, weight_decay=0.5)
+    optimizer.exclude_from_weight_decay(var_names=["bias"])
+    model = compiled(mlp(), optimizer=optimizer)
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model.optimizer is optimizer and optimizer.is_built
+
+
+def test_metrics_assigned_as_attributes_after_compile_are_logged(classification_data):
+    x, y = classification_data
+
+    class Net(ft.Model):
+        def __init__(self):
+            super().__init__()
+            self.body = mlp()
+
+        def forward(self, x):
+            return self.body(x)
+
+        def compute_metrics(self, x, y, y_pred, sample_weight=None):
+            if hasattr(self, "mean_logit"):
+                self.mean_logit.update_state(y_pred.mean(dim=-1))
+            return super().compute_metrics(x, y, y_pred, sample_weight)
+
+    model = Net()
+    model.compile(optimizer="sgd", loss=ft.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=1, verbose=0)
+    model.mean_logit = ft.metrics.Mean(name="mean_logit")
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert set(history.history) == {"loss", "mean_logit"}
+
+
+def test_validation_steps_on_arrays_validate_the_same_batches_every_epoch():
+    x = np.arange(12, dtype=np.float32).reshape(12, 1)
+    y = np.zeros(12, dtype=np.int64)
+    rec = Recorder()
+    model = compiled(rec)
+    model.fit(x, y, batch_size=12, epochs=3, validation_data=(x, y), validation_batch_size=3,
+              validation_steps=2, verbose=0)
+    validation = [b for b, training in zip(rec.seen, rec.modes, strict=True) if not training]
+    assert validation == [[0, 1, 2], [3, 4, 5]] * 3

@@ -35,7 +35,7 @@ RTOL, ATOL = 1e-5, 1e-7
 
 def _gradient(weights: np.ndarray, noise: np.ndarray) -> np.ndarray:
     # Depends on the weights, so a wrong update also changes the later gradients.
-    return (noise + 0.5 * np.sin(weights)).astype(np.float32)
+    return (noise + 0.5 * np.sin(weights)).astype(weights.dtype)
 
 
 def _init_and_noise(seed: int, steps: int, scale: float) -> tuple[list, list]:
@@ -54,13 +54,16 @@ def _compare_with_keras(
     seed: int = 0,
     scale: float = 1.0,
     missing: int | None = None,
+    dtype: str = "float32",
 ) -> tuple[object, KerasOptimizer, list, list]:
     """Applies the same gradient sequence in Keras and in fitorch, comparing every step.
 
     `missing`: index of a variable that never gets a gradient (None in Keras).
     """
     init, noise = _init_and_noise(seed, steps, scale)
-    kvars = [keras.Variable(w, name=f"v{i}") for i, w in enumerate(init)]
+    init = [w.astype(dtype) for w in init]
+    noise = [[n.astype(dtype) for n in step_noise] for step_noise in noise]
+    kvars = [keras.Variable(w, name=f"v{i}", dtype=dtype) for i, w in enumerate(init)]
     kopt = getattr(keras.optimizers, name)(**kwargs)
     params = [torch.nn.Parameter(torch.tensor(w)) for w in init]
     opt = getattr(optimizers, name)(**kwargs)
@@ -89,7 +92,7 @@ def _compare_with_keras(
 # --------------------------------------------------------------------------- Keras parity
 @pytest.mark.parametrize("name", NAMES)
 def test_matches_keras_with_default_arguments(name):
-    _, opt, _, params = _compare_with_keras(name, {})
+    _, _, _, params = _compare_with_keras(name, {})
     assert all(not torch.equal(p, torch.tensor(w)) for p, w in
                zip(params, _init_and_noise(0, 5, 1.0)[0], strict=True))
 
@@ -113,6 +116,39 @@ def test_matches_keras_with_default_arguments(name):
 )
 def test_matches_keras_with_non_default_arguments(name, kwargs):
     _compare_with_keras(name, kwargs, steps=6, seed=1)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"learning_rate": 0.02},
+        {"learning_rate": 0.02, "amsgrad": True, "weight_decay": 0.1},
+        {"learning_rate": 0.02, "beta_2": 0.999995},  # too close to 1 for the fused kernel
+    ],
+)
+def test_adam_unfused_path_matches_keras(monkeypatch, kwargs):
+    calls = []
+    fused = torch._fused_adam_
+    monkeypatch.setattr(torch, "_fused_adam_", lambda *a, **k: calls.append(1) or fused(*a, **k))
+    if "beta_2" not in kwargs:
+        monkeypatch.setattr(optimizers, "_fusable", lambda params, grads: False)
+    _compare_with_keras("Adam", kwargs, seed=7)
+    assert calls == []
+
+
+def test_adam_uses_the_fused_kernel(monkeypatch):
+    calls = []
+    fused = torch._fused_adam_
+    monkeypatch.setattr(torch, "_fused_adam_", lambda *a, **k: calls.append(1) or fused(*a, **k))
+    _compare_with_keras("Adam", {"learning_rate": 0.02}, steps=3)
+    assert calls == [1, 1, 1]
+
+
+@pytest.mark.parametrize("name", ["Adam", "Adamax", "Nadam", "RMSprop"])
+def test_float64_matches_keras(name):
+    # Keras computes the step's scalars in the variables' dtype; so must fitorch.
+    _, _, _, params = _compare_with_keras(name, {"learning_rate": 0.05}, dtype="float64")
+    assert params[0].dtype == torch.float64
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -371,6 +407,13 @@ def test_sparse_gradients_are_rejected():
     p.grad = torch.zeros(3).to_sparse()
     with pytest.raises(TypeError, match="sparse"):
         opt.step()
+
+
+def test_step_without_gradients_only_counts():
+    p = torch.nn.Parameter(torch.ones(2))
+    opt = Adam([p], learning_rate=0.1)
+    opt.step()
+    assert opt.iterations == 1 and torch.equal(p.detach(), torch.ones(2)) and not opt.state
 
 
 def test_step_with_closure_returns_loss():

@@ -244,12 +244,8 @@ class CompiledMetrics:
 
     @staticmethod
     def _make(spec: Any, loss: Any) -> Any:
-        if _is_accuracy(spec):
-            return metrics_module.get(spec, loss=loss)
-        metric = metrics_module.get(spec)
-        if isinstance(spec, metrics_module.Metric):
-            return metric
-        return metric
+        # The loss is a hint for "accuracy" (binary / categorical / sparse), as Keras.
+        return metrics_module.get(spec, loss=loss)
 
     def _name_metrics(self) -> None:
         """Keras 3 names: `<output>_<metric>` for several outputs; `weighted_`/`_N` on clashes."""

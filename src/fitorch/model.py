@@ -86,7 +86,7 @@ class Model(nn.Module):
         if isinstance(value, metrics_module.Metric) and not name.startswith("_"):
             tracked = self.__dict__.setdefault("_attribute_metrics", {})
             tracked[name] = value
-            self.__dict__.pop("_results_view", None)
+            self.__dict__["_results_view"] = None
         super().__setattr__(name, value)
 
     # ------------------------------------------------------------------ compile
@@ -102,6 +102,11 @@ class Model(nn.Module):
         jit_compile: bool | str = "auto",
     ) -> None:
         """Configure the model for training.
+
+        `jit_compile=True` runs the forward pass through `torch.compile` (numerically
+        the same model, compiled kernels); `"auto"` stays eager, since compilation pays
+        off only over long runs of static shapes; `run_eagerly=True` forces eager.
+        `steps_per_execution=N` runs N steps between batch hooks (Keras).
 
         Example:
             >>> model.compile(optimizer="adam", loss="mse", metrics=["mae"])
@@ -134,7 +139,9 @@ class Model(nn.Module):
         # "auto" leaves eager mode on: torch.compile pays off only for long runs of
         # static shapes, which a Keras-style call cannot know in advance.
         self._jit_compile = bool(jit_compile is True and not run_eagerly)
-        self._compiled_forward: Callable[..., Any] | None = None
+        # Kept out of `_modules` (plain __dict__ entry): registering the compiled wrapper
+        # as a submodule would make the model contain itself.
+        self.__dict__["_compiled_call"] = None
         self._results_view = None
         self.compiled = True
         if not self._needs_build():
@@ -154,17 +161,23 @@ class Model(nn.Module):
     def _build(self, x: Any) -> None:
         """Create lazily-sized parameters by one forward pass (inference mode, no RNG use)."""
         if self._needs_build():
+            # Two samples are enough to size every layer; never move the whole dataset.
+            sample = nest.map_structure(lambda t: t[:2], to_tensor_structure(x, "x"))
             was_training = self.training
             self.eval()
             with torch.no_grad():
-                step.call_model(self, _to_device(to_tensor_structure(x, "x"), self), False)
+                step.call_model(self, _to_device(sample, self), False, compiled=False)
             self.train(was_training)
 
     def _build_optimizer(self) -> None:
         if self.optimizer is None and self._optimizer_spec is not None:
-            params = [p for p in self.parameters() if p.requires_grad]
-            if not params:
+            named = [(n, p) for n, p in self.named_parameters() if p.requires_grad]
+            if not named:
                 return  # nothing to train: the default step reports the loss only
+            # fitorch's optimizers take names (for `exclude_from_weight_decay(var_names=...)`).
+            params: list[Any] = (named if isinstance(self._optimizer_spec,
+                                                     optimizers_module.KerasOptimizer)
+                                 else [p for _, p in named])
             self.optimizer = optimizers_module.instantiate(self._optimizer_spec, params)
 
     def _prepare(self, x: Any, training: bool) -> None:
@@ -179,6 +192,18 @@ class Model(nn.Module):
                     "The model has no optimizer: compile it with one, e.g. "
                     "`model.compile(optimizer='adam', ...)`. Received: optimizer=None"
                 )
+
+    def _call_target(self) -> Callable[..., Any]:
+        """What the default steps call for the forward pass: the model, or its compiled form."""
+        if not self._jit_compile:
+            return self
+        compiled = self.__dict__.get("_compiled_call")
+        if compiled is None:
+            # dynamic=None: the first shape is compiled static; a second one (the partial
+            # last batch) makes the batch axis dynamic instead of recompiling per size.
+            compiled = torch.compile(self, dynamic=None)
+            self.__dict__["_compiled_call"] = compiled
+        return compiled
 
     @property
     def _forward_takes_training(self) -> bool:

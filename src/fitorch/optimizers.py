@@ -306,7 +306,6 @@ class KerasOptimizer(torch.optim.Optimizer):
             groups = [{"params": groups}]
         for group in groups:
             self.add_param_group(dict(group))
-        self._resolve_weight_decay_exclusions()
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """torch's `add_param_group`, also accepting Keras's `learning_rate` key."""
@@ -340,7 +339,7 @@ class KerasOptimizer(torch.optim.Optimizer):
             params = [p for _, p in params]
         param_group["params"] = params
         super().add_param_group(param_group)
-        if self._iterations or self._wd_exclude_ids or self._wd_exclude_pattern:
+        if self._wd_exclude_ids or self._wd_exclude_pattern is not None:
             self._resolve_weight_decay_exclusions()
 
     def _require_built(self, what: str) -> None:
@@ -689,6 +688,7 @@ class Adam(KerasOptimizer):
     Keras's form differs from `torch.optim.Adam` in where epsilon goes:
     `w -= alpha * m / (sqrt(v) + epsilon)` with
     `alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)`; `epsilon` defaults to 1e-7.
+    Runs on torch's fused Adam kernel (one pass over the weights) where it can.
 
     Example:
         >>> model = torch.nn.Linear(4, 1)

@@ -19,14 +19,15 @@ if TYPE_CHECKING:
     from fitorch.model import Model
 
 
-def call_model(model: Model, x: Any, training: bool) -> Any:
+def call_model(model: Model, x: Any, training: bool, compiled: bool = True) -> Any:
     """Run the forward pass: lists/tuples go positionally, dicts by name (multi-input)."""
     kwargs = {"training": training} if model._forward_takes_training else {}
+    call = model._call_target() if compiled else model
     if isinstance(x, (list, tuple)):
-        return model(*x, **kwargs)
+        return call(*x, **kwargs)
     if isinstance(x, dict):
-        return model(**x, **kwargs)
-    return model(x, **kwargs)
+        return call(**x, **kwargs)
+    return call(x, **kwargs)
 
 
 def batch_size_of(x: Any) -> int:

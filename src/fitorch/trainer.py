@@ -110,6 +110,7 @@ def run_fit(
 def run_evaluate(model: Model, iterator: EpochIterator, callbacks: CallbackList) -> dict[str, Any]:
     test_function = model.make_test_function()
     spe = model._steps_per_execution
+    iterator.restart()
     model.eval()
     callbacks.on_test_begin()
     model.reset_metrics()

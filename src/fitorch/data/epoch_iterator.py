@@ -47,6 +47,15 @@ class EpochIterator:
             return self.steps_per_epoch
         return getattr(self.adapter, "num_batches", None)
 
+    def restart(self) -> None:
+        """Begin the next epoch from the start of the data where the data allows it.
+
+        Evaluation uses this so that every validation run sees the same batches;
+        one-shot data (a generator) just continues.
+        """
+        if getattr(self.adapter, "reiterable", False):
+            self._pass = None
+
     def _new_pass(self) -> Iterator[Any]:
         self.adapter.on_epoch_begin()
         self._steps_in_pass = 0
