@@ -7,9 +7,9 @@ import copy
 import numpy as np
 import pytest
 import torch
-from conftest import mlp
 
 import fitorch as ft
+from conftest import mlp
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
