@@ -595,3 +595,14 @@ def test_validation_steps_on_arrays_validate_the_same_batches_every_epoch():
               validation_steps=2, verbose=0)
     validation = [b for b, training in zip(rec.seen, rec.modes, strict=True) if not training]
     assert validation == [[0, 1, 2], [3, 4, 5]] * 3
+
+
+def test_model_optimizer_is_the_compiled_object_before_fit(classification_data):
+    x, y = classification_data
+    model = ft.Sequential([ft.layers.Dense(3)])  # parameters sized by the first batch
+    model.compile(optimizer="adam", loss=ft.losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert isinstance(model.optimizer, ft.optimizers.Adam) and not model.optimizer.is_built
+    model.optimizer.learning_rate = 0.05
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model.optimizer.is_built
+    assert model.optimizer.param_groups[0]["lr"] == 0.05

@@ -130,8 +130,10 @@ class Model(nn.Module):
                 f"Received: jit_compile={jit_compile!r}"
             )
         self._optimizer_spec = optimizer_spec
+        # An optimizer object is `model.optimizer` at once (Keras code reads and sets its
+        # learning rate right after compile); it gets the parameters when they exist.
         self.optimizer = optimizer_spec if isinstance(optimizer_spec, torch.optim.Optimizer) \
-            and _is_ready(optimizer_spec) else None
+            else None
         self._compiled_loss = compiled_loss
         self._compiled_metrics = compiled_metrics
         self._loss_tracker = metrics_module.Mean(name="loss")
@@ -170,7 +172,8 @@ class Model(nn.Module):
             self.train(was_training)
 
     def _build_optimizer(self) -> None:
-        if self.optimizer is None and self._optimizer_spec is not None:
+        if self._optimizer_spec is not None and not (
+                self.optimizer is not None and step.optimizer_ready(self.optimizer)):
             named = [(n, p) for n, p in self.named_parameters() if p.requires_grad]
             if not named:
                 return  # nothing to train: the default step reports the loss only
@@ -623,10 +626,6 @@ def _has_regularizer(module: nn.Module) -> bool:
         getattr(module, attr, None) is not None
         for attr in ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
     )
-
-
-def _is_ready(optimizer: torch.optim.Optimizer) -> bool:
-    return bool(getattr(optimizer, "is_built", True))
 
 
 def _to_device(data: Any, model: nn.Module) -> Any:

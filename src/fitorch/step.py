@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from fitorch.model import Model
 
 
+def optimizer_ready(optimizer: Any) -> bool:
+    """Whether `optimizer` has its parameters (fitorch's optimizers can exist before them)."""
+    return optimizer is not None and bool(getattr(optimizer, "is_built", True))
+
+
 def call_model(model: Model, x: Any, training: bool, compiled: bool = True) -> Any:
     """Run the forward pass: lists/tuples go positionally, dicts by name (multi-input)."""
     kwargs = {"training": training} if model._forward_takes_training else {}
@@ -39,7 +44,7 @@ def train_step(model: Model, data: Any) -> Any:
     y_pred = call_model(model, x, training=True)
     loss = model.compute_loss(x, y, y_pred, sample_weight, training=True)
     optimizer = model.optimizer
-    if optimizer is not None:  # None: nothing to train, the step still reports the loss
+    if optimizer_ready(optimizer):  # not built: nothing to train, the step still reports the loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
