@@ -606,3 +606,18 @@ def test_model_optimizer_is_the_compiled_object_before_fit(classification_data):
     model.fit(x, y, epochs=1, verbose=0)
     assert model.optimizer.is_built
     assert model.optimizer.param_groups[0]["lr"] == 0.05
+
+
+def test_one_metric_object_for_several_outputs_keeps_separate_state():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 4)).astype(np.float32)
+    y1, y2 = rng.normal(size=(20, 3)).astype(np.float32), rng.normal(size=(20, 1)).astype(
+        np.float32)
+    model = ft.Model(TwoOutputs())
+    model.compile(optimizer="sgd", loss="mse", metrics=[ft.metrics.MeanAbsoluteError()])
+    logs = model.evaluate(x, [y1, y2], return_dict=True, verbose=0)
+    p1, p2 = model.predict(x, verbose=0)
+    np.testing.assert_allclose(logs["output_1_mean_absolute_error"], np.abs(p1 - y1).mean(),
+                               rtol=1e-5)
+    np.testing.assert_allclose(logs["output_2_mean_absolute_error"], np.abs(p2 - y2).mean(),
+                               rtol=1e-5)

@@ -17,6 +17,7 @@ from keras.src.trainers import compile_utils
 from keras.src.utils.naming import to_snake_case
 
 from fitorch import metrics as fm
+from fitorch.metrics._utils import _to_snake_case
 
 RTOL = 1e-5
 ATOL = 1e-6  # for results near 0, where a relative tolerance means nothing
@@ -689,12 +690,12 @@ def test_snake_case_matches_keras() -> None:
         "already_snake",
         "HTTPError",
     ]:
-        assert fm._to_snake_case(name) == to_snake_case(name)
+        assert _to_snake_case(name) == to_snake_case(name)
     rng = np.random.default_rng(7)
     alphabet = list("AaBbKkXYZxyz_09<> ")
     for _ in range(2000):
         name = "".join(rng.choice(alphabet, size=int(rng.integers(0, 12))))
-        assert fm._to_snake_case(name) == to_snake_case(name), name
+        assert _to_snake_case(name) == to_snake_case(name), name
 
 
 # ----------------------------------------------------------------------- errors

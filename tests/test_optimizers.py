@@ -131,7 +131,7 @@ def test_adam_unfused_path_matches_keras(monkeypatch, kwargs):
     fused = torch._fused_adam_
     monkeypatch.setattr(torch, "_fused_adam_", lambda *a, **k: calls.append(1) or fused(*a, **k))
     if "beta_2" not in kwargs:
-        monkeypatch.setattr(optimizers, "_fusable", lambda params, grads: False)
+        monkeypatch.setattr(optimizers.adam, "_fusable", lambda params, grads: False)
     _compare_with_keras("Adam", kwargs, seed=7)
     assert calls == []
 

@@ -8,7 +8,17 @@ Example:
     >>> history = model.fit(x, y, epochs=5, validation_split=0.1)
 """
 
-from fitorch import activations, callbacks, initializers, layers, losses, metrics, optimizers
+from fitorch import (
+    activations,
+    callbacks,
+    constraints,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    optimizers,
+    regularizers,
+)
 from fitorch.layers.input_layer import Input
 from fitorch.model import Model
 from fitorch.sequential import Sequential
@@ -21,9 +31,11 @@ __all__ = [
     "Sequential",
     "activations",
     "callbacks",
+    "constraints",
     "initializers",
     "layers",
     "losses",
     "metrics",
     "optimizers",
+    "regularizers",
 ]

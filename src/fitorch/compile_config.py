@@ -8,6 +8,7 @@ with no structure walking per step.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -236,7 +237,9 @@ class CompiledMetrics:
         elif len(spec) == n and all(s is None or isinstance(s, (list, tuple)) for s in spec):
             per_output = [_as_list(s) for s in spec]  # one list per output (Keras 3)
         else:
-            per_output = [list(spec) for _ in range(n)]  # a flat list applies to every output
+            # A flat list applies to every output; metric objects are copied per output so
+            # that each keeps its own state.
+            per_output = [list(spec)] + [[copy.deepcopy(s) for s in spec] for _ in range(n - 1)]
         return [
             [self._make(s, compiled_loss.loss_for(i) if compiled_loss else None) for s in specs]
             for i, specs in enumerate(per_output)

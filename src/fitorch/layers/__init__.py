@@ -8,5 +8,6 @@ Example:
 """
 
 from fitorch.layers.core import Activation, Dense, Dropout, Flatten
+from fitorch.layers.input_layer import Input
 
-__all__ = ["Activation", "Dense", "Dropout", "Flatten"]
+__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input"]

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from torch.nn.modules.lazy import LazyModuleMixin
 from torch.nn.parameter import UninitializedParameter
 
-from fitorch import activations, initializers
+from fitorch import activations, constraints, initializers, regularizers
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "auto_name"]
 
@@ -68,164 +68,13 @@ def _resolve_name(name: str | None, cls: type) -> str:
     return name
 
 
-# --- regularizers -------------------------------------------------------------
-
-
-class _L1L2:
-    """Keras's L1/L2/L1L2 weight penalty: `l1 * sum(|x|) + l2 * sum(x ** 2)`."""
-
-    def __init__(self, l1: float = 0.0, l2: float = 0.0, class_name: str = "L1L2") -> None:
-        self.l1 = float(l1)
-        self.l2 = float(l2)
-        self.class_name = class_name
-
-    def __call__(self, x: Tensor) -> Tensor:
-        penalty: Tensor | None = None
-        if self.l1:
-            # vector_norm(ord=1) is one fused reduction: no |x| temporary.
-            penalty = self.l1 * torch.linalg.vector_norm(x, ord=1)
-        if self.l2:
-            flat = x.reshape(-1)
-            l2 = self.l2 * torch.dot(flat, flat)  # fused sum of squares
-            penalty = l2 if penalty is None else penalty + l2
-        return penalty if penalty is not None else x.new_zeros(())
-
-    def get_config(self) -> dict[str, float]:
-        if self.class_name == "L1":
-            return {"l1": self.l1}
-        if self.class_name == "L2":
-            return {"l2": self.l2}
-        return {"l1": self.l1, "l2": self.l2}
-
-
-def _make_l1(l1: float = 0.01) -> _L1L2:
-    return _L1L2(l1=l1, class_name="L1")
-
-
-def _make_l2(l2: float = 0.01) -> _L1L2:
-    return _L1L2(l2=l2, class_name="L2")
-
-
-def _make_l1_l2(l1: float = 0.01, l2: float = 0.01) -> _L1L2:
-    # The string "l1_l2" means l1=l2=0.01 as documented by Keras (Keras 3.15's
-    # lookup of that string is broken; a config dict uses the given values).
-    return _L1L2(l1=l1, l2=l2, class_name="L1L2")
-
-
-_REGULARIZERS: dict[str, Callable[..., _L1L2]] = {
-    "l1": _make_l1,
-    "l2": _make_l2,
-    "l1_l2": _make_l1_l2,
-    "l1l2": _make_l1_l2,
-    "L1": _make_l1,
-    "L2": _make_l2,
-    "L1L2": _make_l1_l2,
-}
-
-
-def _get_regularizer(identifier: Any, arg: str) -> Callable[[Tensor], Tensor] | None:
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        if identifier not in _REGULARIZERS:
-            raise ValueError(
-                f"Unknown regularizer for `{arg}`. Expected one of {sorted(_REGULARIZERS)}, "
-                f"a callable or None. Received: {arg}={identifier!r} (of type str)"
-            )
-        return _REGULARIZERS[identifier]()
-    if isinstance(identifier, dict) and identifier.get("class_name") in _REGULARIZERS:
-        config = {k: (0.0 if v is None else v) for k, v in (identifier.get("config") or {}).items()}
-        return _REGULARIZERS[identifier["class_name"]](**config)
-    if callable(identifier):
-        return identifier
-    raise TypeError(
-        f"Could not interpret `{arg}`: expected one of {sorted(_REGULARIZERS)}, a config "
-        f"dict, a callable or None. Received: {arg}={identifier!r} "
-        f"(of type {type(identifier).__name__})"
-    )
-
-
-# --- constraints --------------------------------------------------------------
-
-_EPSILON = 1e-7  # keras.backend.epsilon()
-
-
-class _NormConstraint:
-    """Keras's NonNeg/MaxNorm/UnitNorm/MinMaxNorm with their default `axis=0`.
-
-    Keras's `axis=0` is the input axis of a Dense kernel `(in, out)`, i.e. one
-    norm per output unit; in PyTorch's layout `(out, in)` that is a reduction
-    over every axis but the first (and over the whole vector for a bias).
-    """
-
-    def __init__(self, class_name: str, **config: float) -> None:
-        self.class_name = class_name
-        self.config = config
-
-    def __call__(self, w: Tensor) -> Tensor:
-        if self.class_name == "NonNeg":
-            return w.clamp_min(0)
-        dims = tuple(range(1, w.ndim)) if w.ndim > 1 else (0,)
-        norms = torch.linalg.vector_norm(w, dim=dims, keepdim=True)
-        if self.class_name == "UnitNorm":
-            return w / (_EPSILON + norms)
-        if self.class_name == "MaxNorm":
-            desired = norms.clamp(0, self.config["max_value"])
-        else:
-            rate = self.config["rate"]
-            clipped = norms.clamp(self.config["min_value"], self.config["max_value"])
-            desired = rate * clipped + (1 - rate) * norms
-        return w * (desired / (_EPSILON + norms))
-
-    def get_config(self) -> dict[str, float]:
-        return dict(self.config)
-
-
-_CONSTRAINT_DEFAULTS: dict[str, tuple[str, dict[str, float]]] = {
-    "non_neg": ("NonNeg", {}),
-    "max_norm": ("MaxNorm", {"max_value": 2.0}),
-    "unit_norm": ("UnitNorm", {}),
-    "min_max_norm": ("MinMaxNorm", {"min_value": 0.0, "max_value": 1.0, "rate": 1.0}),
-}
-_CONSTRAINTS = dict(_CONSTRAINT_DEFAULTS)
-_CONSTRAINTS.update({cls: (cls, cfg) for cls, cfg in _CONSTRAINT_DEFAULTS.values()})
-
-
-def _get_constraint(identifier: Any, arg: str) -> Callable[[Tensor], Tensor] | None:
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        if identifier not in _CONSTRAINTS:
-            raise ValueError(
-                f"Unknown constraint for `{arg}`. Expected one of {sorted(_CONSTRAINTS)}, "
-                f"a callable or None. Received: {arg}={identifier!r} (of type str)"
-            )
-        class_name, defaults = _CONSTRAINTS[identifier]
-        return _NormConstraint(class_name, **defaults)
-    if isinstance(identifier, dict) and identifier.get("class_name") in _CONSTRAINTS:
-        class_name, defaults = _CONSTRAINTS[identifier["class_name"]]
-        config = {k: v for k, v in (identifier.get("config") or {}).items() if k != "axis"}
-        return _NormConstraint(class_name, **{**defaults, **config})
-    if callable(identifier):
-        return identifier
-    raise TypeError(
-        f"Could not interpret `{arg}`: expected one of {sorted(_CONSTRAINTS)}, a config "
-        f"dict, a callable or None. Received: {arg}={identifier!r} "
-        f"(of type {type(identifier).__name__})"
-    )
+# --- initializers -------------------------------------------------------------
 
 
 def _get_initializer(identifier: Any) -> initializers.Initializer | Callable[..., Any]:
     init = initializers.get(identifier)
     # Keras's add_weight falls back to glorot_uniform when given None.
     return init if init is not None else initializers.GlorotUniform()
-
-
-def _serialize(obj: Any) -> Any:
-    """JSON-able form of a built-in regularizer/constraint/initializer; others as is."""
-    if isinstance(obj, (_L1L2, _NormConstraint)):
-        return {"class_name": obj.class_name, "config": obj.get_config()}
-    return initializers.serialize(obj)
 
 
 # --- layers -------------------------------------------------------------------
@@ -289,11 +138,15 @@ class Dense(LazyModuleMixin, nn.Module):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = _get_initializer(kernel_initializer)
         self.bias_initializer = _get_initializer(bias_initializer)
-        self.kernel_regularizer = _get_regularizer(kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = _get_regularizer(bias_regularizer, "bias_regularizer")
-        self.activity_regularizer = _get_regularizer(activity_regularizer, "activity_regularizer")
-        self.kernel_constraint = _get_constraint(kernel_constraint, "kernel_constraint")
-        self.bias_constraint = _get_constraint(bias_constraint, "bias_constraint")
+        self.kernel_regularizer = regularizers.get(
+            kernel_regularizer, arg_name="kernel_regularizer"
+        )
+        self.bias_regularizer = regularizers.get(bias_regularizer, arg_name="bias_regularizer")
+        self.activity_regularizer = regularizers.get(
+            activity_regularizer, arg_name="activity_regularizer"
+        )
+        self.kernel_constraint = constraints.get(kernel_constraint, arg_name="kernel_constraint")
+        self.bias_constraint = constraints.get(bias_constraint, arg_name="bias_constraint")
         self.input_dim = input_dim
         self._activity_loss: Tensor | None = None
 
@@ -425,13 +278,13 @@ class Dense(LazyModuleMixin, nn.Module):
             "units": self.units,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": _serialize(self.kernel_initializer),
-            "bias_initializer": _serialize(self.bias_initializer),
-            "kernel_regularizer": _serialize(self.kernel_regularizer),
-            "bias_regularizer": _serialize(self.bias_regularizer),
-            "activity_regularizer": _serialize(self.activity_regularizer),
-            "kernel_constraint": _serialize(self.kernel_constraint),
-            "bias_constraint": _serialize(self.bias_constraint),
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
             "input_dim": self.input_dim,
         }
 
