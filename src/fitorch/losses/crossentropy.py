@@ -32,8 +32,12 @@ _NO_IGNORE_INDEX = -(2**63)
 
 def _check_same_shape(y_true: torch.Tensor, y_pred: torch.Tensor, loss: str) -> None:
     if y_true.shape != y_pred.shape:
+        hint = ""
+        if loss == "categorical_crossentropy" and y_true.dim() == y_pred.dim() - 1:
+            hint = (" For integer class labels use SparseCategoricalCrossentropy "
+                    "(loss='sparse_categorical_crossentropy').")
         raise ValueError(
-            f"In loss {loss}, arguments `y_true` and `y_pred` must have the same shape. "
+            f"In loss {loss}, arguments `y_true` and `y_pred` must have the same shape.{hint} "
             f"Received: y_true.shape={tuple(y_true.shape)}, "
             f"y_pred.shape={tuple(y_pred.shape)}"
         )

@@ -5,96 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from fitorch.metrics._utils import _EPSILON, _as_tensor, _prepare, _squeeze_or_expand, _upcast
+from fitorch import losses
+from fitorch.metrics._utils import _as_tensor, _prepare, _squeeze_or_expand, _upcast
 from fitorch.metrics.base import Mean, MeanMetricWrapper
 
 
-def _binary_crossentropy(
-    y_true: Tensor,
-    y_pred: Tensor,
-    from_logits: bool = False,
-    label_smoothing: float = 0.0,
-    axis: int = -1,
-) -> Tensor:
-    y_true = y_true.to(y_pred.dtype)
-    # Keras errors on (N,) vs (N, 1) here; reconciling the ranks scores the obvious pairs.
-    y_true, y_pred = _squeeze_or_expand(y_true, y_pred)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(
-            "Expected `y_true` and `y_pred` of the same shape for binary crossentropy. "
-            f"Received: y_true.shape={tuple(y_true.shape)}, y_pred.shape={tuple(y_pred.shape)}"
-        )
-    if label_smoothing:
-        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
-    if from_logits:
-        losses = F.binary_cross_entropy_with_logits(y_pred, y_true, reduction="none")
-    else:
-        # F.binary_cross_entropy's formula (logs floored at -100), written out because
-        # that op refuses to run under autocast.
-        # With p clipped to [eps, 1 - eps] the floor never applies.
-        p = y_pred.clamp(_EPSILON, 1.0 - _EPSILON)
-        losses = (y_true - 1.0) * torch.log1p(-p) - y_true * torch.log(p)
-    return losses.mean(dim=axis)
+# The per-sample values are the losses' own functions: one definition of each formula.
+def _binary_crossentropy(y_true: Tensor, y_pred: Tensor, **kwargs: Any) -> Tensor:
+    # Keras errors on (N,) labels against (N, 1) predictions; reconciling the ranks
+    # scores the obvious pairs.
+    y_true, y_pred = _squeeze_or_expand(_as_tensor(y_true).to(y_pred.dtype), y_pred)
+    return losses.binary_crossentropy(y_true, y_pred, **kwargs)
 
 
-def _categorical_crossentropy(
-    y_true: Tensor,
-    y_pred: Tensor,
-    from_logits: bool = False,
-    label_smoothing: float = 0.0,
-    axis: int = -1,
-) -> Tensor:
-    y_true = y_true.to(y_pred.dtype)
-    if y_true.shape != y_pred.shape or y_pred.ndim < 1:
-        raise ValueError(
-            "Expected one-hot `y_true` of the same shape as `y_pred` for categorical "
-            "crossentropy (use SparseCategoricalCrossentropy for integer labels). "
-            f"Received: y_true.shape={tuple(y_true.shape)}, y_pred.shape={tuple(y_pred.shape)}"
-        )
-    if label_smoothing:
-        num_classes = y_true.shape[axis]
-        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / num_classes
-    if from_logits:
-        log_prob = torch.log_softmax(y_pred, dim=axis)
-    else:
-        probs = y_pred / y_pred.sum(dim=axis, keepdim=True)
-        log_prob = probs.clamp(_EPSILON, 1.0 - _EPSILON).log()
-    return -(y_true * log_prob).sum(dim=axis)
-
-
-def _sparse_categorical_crossentropy(
-    y_true: Tensor, y_pred: Tensor, from_logits: bool = False, axis: int = -1
-) -> Tensor:
-    if y_true.ndim == y_pred.ndim and y_true.shape[axis] == 1:
-        y_true = y_true.squeeze(axis)
-    labels = y_true.long()
-    expected = list(y_pred.shape)
-    if y_pred.ndim < 1:
-        raise ValueError(
-            "Expected `y_pred` of rank >= 1 for sparse categorical crossentropy. "
-            f"Received: y_pred.shape={tuple(y_pred.shape)}"
-        )
-    del expected[axis]
-    if list(labels.shape) != expected:
-        raise ValueError(
-            "Expected integer `y_true` with the shape of `y_pred` minus its class axis "
-            f"for sparse categorical crossentropy, {tuple(expected)}. "
-            f"Received: y_true.shape={tuple(y_true.shape)}, y_pred.shape={tuple(y_pred.shape)}"
-        )
-    squeeze = y_pred.ndim == 1
-    if squeeze:
-        y_pred, labels = y_pred.unsqueeze(0), labels.unsqueeze(0)
-    elif axis % y_pred.ndim != 1:
-        y_pred = y_pred.movedim(axis, 1)  # torch's losses want classes on axis 1
-    if from_logits:
-        losses = F.cross_entropy(y_pred, labels, reduction="none")
-    else:
-        probs = y_pred / y_pred.sum(dim=1, keepdim=True)
-        losses = F.nll_loss(probs.clamp(_EPSILON, 1.0 - _EPSILON).log(), labels, reduction="none")
-    return losses.squeeze(0) if squeeze else losses
+_categorical_crossentropy = losses.categorical_crossentropy
+_sparse_categorical_crossentropy = losses.sparse_categorical_crossentropy
 
 
 class BinaryCrossentropy(MeanMetricWrapper):
