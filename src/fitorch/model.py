@@ -7,7 +7,6 @@ in `trainer.py`, the step bodies in `step.py`, data handling in `data/`.
 from __future__ import annotations
 
 import inspect
-import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
@@ -385,7 +384,7 @@ class Model(nn.Module):
         validation_batch_size = checks.resolve_batch_size(
             validation_batch_size, self._input_batch_size()) or batch_size
         class_weight = checks.class_weight(class_weight)
-        _check_worker_args(max_queue_size, workers, use_multiprocessing)
+        loader = _worker_args(max_queue_size, workers, use_multiprocessing)
 
         val: tuple[Any, Any, Any] | None = None
         if validation_data is not None:
@@ -404,26 +403,35 @@ class Model(nn.Module):
             (x, y, sample_weight), val = split_validation(arrays, split)
 
         adapter = get_adapter(x, y, sample_weight, batch_size=batch_size,
-                              steps=steps_per_epoch, shuffle=shuffle, class_weight=class_weight)
-        self._check_can_train(adapter.y)
-        self._check_labels_once(adapter.y)
-        val_iterator = None
-        if val is not None:
-            val_adapter = get_adapter(val[0], val[1], val[2], batch_size=validation_batch_size,
-                                      steps=validation_steps, shuffle=False)
-            val_iterator = EpochIterator(val_adapter, validation_steps, self._device())
-        self._prepare(adapter.x, training=True)
-        iterator = EpochIterator(adapter, steps_per_epoch, self._device())
-        return trainer.run_fit(
-            self, iterator, epochs=epochs, initial_epoch=initial_epoch, verbose=verbose,
-            callbacks=callbacks, val_iterator=val_iterator, validation_freq=freq,
-        )
+                              steps=steps_per_epoch, shuffle=shuffle, class_weight=class_weight,
+                              **loader)
+        val_adapter = None
+        try:
+            self._check_can_train(adapter.has_targets)
+            self._check_labels_once(adapter.targets())
+            if val is not None:
+                val_adapter = get_adapter(val[0], val[1], val[2],
+                                          batch_size=validation_batch_size,
+                                          steps=validation_steps, shuffle=False, **loader)
+            self._prepare(adapter.sample_x(), training=True)
+            iterator = EpochIterator(adapter, steps_per_epoch, self._device())
+            val_iterator = (EpochIterator(val_adapter, validation_steps, self._device())
+                            if val_adapter is not None else None)
+            return trainer.run_fit(
+                self, iterator, epochs=epochs, initial_epoch=initial_epoch, verbose=verbose,
+                callbacks=callbacks, val_iterator=val_iterator, validation_freq=freq,
+            )
+        finally:
+            # Workers (threads or processes) never outlive the call, whatever happened.
+            adapter.close()
+            if val_adapter is not None:
+                val_adapter.close()
 
     def _check_labels_once(self, y: Any) -> None:
         if self._compiled_loss is not None and isinstance(y, torch.Tensor):
             self._compiled_loss.labels_to_check = y
 
-    def _check_can_train(self, y: Any) -> None:
+    def _check_can_train(self, has_targets: bool | None) -> None:
         """Fail before any step when the default training step cannot run."""
         if self._overrides("train_step"):
             return
@@ -432,7 +440,7 @@ class Model(nn.Module):
                 "No loss to compute: the model was compiled without a loss. Provide a `loss` "
                 "argument in `compile()`, e.g. `model.compile(optimizer='adam', loss='mse')`."
             )
-        if y is None and not self._overrides("compute_loss"):
+        if has_targets is False and not self._overrides("compute_loss"):
             raise ValueError(
                 "Target data is missing: the model was compiled with a loss, so `fit()` needs "
                 "targets. Pass `y` (or `(x, y)` batches). Received: y=None"
@@ -463,20 +471,23 @@ class Model(nn.Module):
         verbose = checks.verbose(verbose)
         steps = checks.positive_int_or_none("steps", steps)
         batch_size = checks.resolve_batch_size(batch_size, self._input_batch_size())
-        _check_worker_args(max_queue_size, workers, use_multiprocessing)
+        loader = _worker_args(max_queue_size, workers, use_multiprocessing)
         if (not self._overrides("test_step") and self._compiled_loss is None
                 and not self._overrides("compute_loss")):
             raise ValueError(
                 "No loss to compute: the model was compiled without a loss. Provide a "
                 "`loss` argument in `compile()`."
             )
-        adapter = get_adapter(x, y, sample_weight, batch_size=batch_size, steps=steps)
-        self._check_labels_once(adapter.y)
-        self._prepare(adapter.x, training=False)
-        iterator = EpochIterator(adapter, steps, self._device())
-        cbs = trainer.make_callbacks(self, callbacks, verbose=verbose, epochs=1,
-                                     steps=iterator.num_batches, add_history=False)
-        logs = trainer.run_evaluate(self, iterator, cbs)
+        adapter = get_adapter(x, y, sample_weight, batch_size=batch_size, steps=steps, **loader)
+        try:
+            self._check_labels_once(adapter.targets())
+            self._prepare(adapter.sample_x(), training=False)
+            iterator = EpochIterator(adapter, steps, self._device())
+            cbs = trainer.make_callbacks(self, callbacks, verbose=verbose, epochs=1,
+                                         steps=iterator.num_batches, add_history=False)
+            logs = trainer.run_evaluate(self, iterator, cbs)
+        finally:
+            adapter.close()
         if return_dict:
             return logs
         return trainer.step_logs_to_list(logs, self.metrics_names)
@@ -503,13 +514,16 @@ class Model(nn.Module):
         verbose = checks.verbose(verbose)
         steps = checks.positive_int_or_none("steps", steps)
         batch_size = checks.resolve_batch_size(batch_size, self._input_batch_size())
-        _check_worker_args(max_queue_size, workers, use_multiprocessing)
-        adapter = get_adapter(x, batch_size=batch_size, steps=steps)
-        self._build(adapter.x)
-        iterator = EpochIterator(adapter, steps, self._device())
-        cbs = trainer.make_callbacks(self, callbacks, verbose=verbose, epochs=1,
-                                     steps=iterator.num_batches, add_history=False)
-        return trainer.run_predict(self, iterator, cbs)
+        loader = _worker_args(max_queue_size, workers, use_multiprocessing)
+        adapter = get_adapter(x, batch_size=batch_size, steps=steps, **loader)
+        try:
+            self._build(adapter.sample_x())
+            iterator = EpochIterator(adapter, steps, self._device())
+            cbs = trainer.make_callbacks(self, callbacks, verbose=verbose, epochs=1,
+                                         steps=iterator.num_batches, add_history=False)
+            return trainer.run_predict(self, iterator, cbs)
+        finally:
+            adapter.close()
 
     # ----------------------------------------------------------------- on_batch
     def _batch_data(self, x: Any, y: Any, sample_weight: Any, class_weight: Any = None) -> Any:
@@ -636,17 +650,15 @@ def _to_device(data: Any, model: nn.Module) -> Any:
         lambda t: t.to(device, non_blocking=True) if isinstance(t, torch.Tensor) else t, data)
 
 
-def _check_worker_args(max_queue_size: Any, workers: Any, use_multiprocessing: Any) -> None:
-    checks.positive_int_or_none("max_queue_size", max_queue_size)
-    checks.positive_int_or_none("workers", workers)
+def _worker_args(max_queue_size: Any, workers: Any, use_multiprocessing: Any
+                 ) -> dict[str, Any]:
+    """Checked loader arguments for `get_adapter` (tf_keras's fit/evaluate/predict options)."""
+    max_queue_size = checks.positive_int_or_none("max_queue_size", max_queue_size)
+    workers = checks.positive_int_or_none("workers", workers)
     if not isinstance(use_multiprocessing, bool):
         raise ValueError(
             "`use_multiprocessing` must be True or False. "
             f"Received: use_multiprocessing={use_multiprocessing!r}"
         )
-    if workers > 1 or use_multiprocessing:
-        warnings.warn(
-            "`workers` and `use_multiprocessing` apply to `Sequence` inputs; in-memory arrays "
-            "are sliced in the training process and ignore them.",
-            UserWarning, stacklevel=3,
-        )
+    return {"workers": workers or 1, "use_multiprocessing": use_multiprocessing,
+            "max_queue_size": max_queue_size or 10}

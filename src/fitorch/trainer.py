@@ -90,6 +90,7 @@ def run_fit(
                 cbs.on_train_batch_end(end, logs)
                 if model.stop_training:
                     break
+            train_iterator.on_epoch_end()
             # sync: once per epoch, the epoch's metric values become floats.
             epoch_logs = materialize(logs if logs is not None else model.get_metrics_result())
             model.eval()
@@ -121,6 +122,7 @@ def run_evaluate(model: Model, iterator: EpochIterator, callbacks: CallbackList)
             for batch in batches:
                 logs = as_logs(test_function(batch))
             callbacks.on_test_batch_end(end, logs)
+    iterator.on_epoch_end()
     result = materialize(logs if logs is not None else model.get_metrics_result())  # sync
     callbacks.on_test_end(result)
     return result

@@ -202,10 +202,20 @@ class ArrayDataAdapter:
         """Nothing to do: the order for the next pass is drawn in `batches()`."""
 
     def on_epoch_end(self) -> None:
-        pass
+        """Nothing to do for arrays."""
 
     def close(self) -> None:
-        pass
+        """Nothing to release for arrays."""
+
+    def sample_x(self) -> Any:
+        return nest.map_structure(lambda t: t[:2], self.x)
+
+    def targets(self) -> Any:
+        return self.y
+
+    @property
+    def has_targets(self) -> bool:
+        return self.y is not None
 
     def batches(self) -> Iterator[Any]:
         """One pass over the data as Keras-packed batches: `x`, `(x,)`, `(x, y)`, `(x, y, sw)`."""

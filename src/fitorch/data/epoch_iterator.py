@@ -47,6 +47,10 @@ class EpochIterator:
             return self.steps_per_epoch
         return getattr(self.adapter, "num_batches", None)
 
+    def on_epoch_end(self) -> None:
+        """The epoch's batches are done (a `Sequence` runs its `on_epoch_end` now)."""
+        self.adapter.on_epoch_end()
+
     def restart(self) -> None:
         """Begin the next epoch from the start of the data where the data allows it.
 
