@@ -621,3 +621,18 @@ def test_one_metric_object_for_several_outputs_keeps_separate_state():
                                rtol=1e-5)
     np.testing.assert_allclose(logs["output_2_mean_absolute_error"], np.abs(p2 - y2).mean(),
                                rtol=1e-5)
+
+
+def test_every_layer_regularizer_and_constraint_reaches_the_model():
+    model = ft.Sequential([
+        ft.Input(shape=(5,), dtype="int64"),
+        ft.layers.Embedding(10, 4, embeddings_regularizer="l2",
+                            embeddings_constraint="non_neg"),
+        ft.layers.LSTM(3, recurrent_regularizer="l1"),
+        ft.layers.BatchNormalization(axis=-1, gamma_regularizer="l2"),
+    ])
+    assert len(model.losses) == 3
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).integers(0, 10, size=(8, 5))
+    model.fit(x, np.ones((8, 3), np.float32), epochs=1, verbose=0)
+    assert bool((model.layers[0].weight >= 0).all())

@@ -21,6 +21,7 @@ from fitorch import (
 )
 from fitorch.layers.input_layer import Input
 from fitorch.model import Model
+from fitorch.saving import load_model
 from fitorch.sequential import Sequential
 
 __version__ = "0.1.0"
@@ -34,6 +35,7 @@ __all__ = [
     "constraints",
     "initializers",
     "layers",
+    "load_model",
     "losses",
     "metrics",
     "optimizers",

@@ -76,6 +76,12 @@ class Logs(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         return self._materialize()[key]
 
+    def raw(self, key: str) -> Any:
+        """The value of `key` as the step produced it (a tensor: no sync, nothing converted)."""
+        if self._floats is not None:
+            return self._floats[key]
+        return self._source[key]
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._floats if self._floats is not None else sorted(self._source))
 

@@ -7,6 +7,7 @@ in `trainer.py`, the step bodies in `step.py`, data handling in `data/`.
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
@@ -19,7 +20,13 @@ from fitorch import metrics as metrics_module
 from fitorch import optimizers as optimizers_module
 from fitorch.callbacks.history import History
 from fitorch.compile_config import CompiledLoss, CompiledMetrics
-from fitorch.data import EpochIterator, get_adapter, pack_x_y_sample_weight
+from fitorch.data import (
+    EpochIterator,
+    get_adapter,
+    is_batch_source,
+    makes_own_batches,
+    pack_x_y_sample_weight,
+)
 from fitorch.data.arrays import (
     class_weight_to_sample_weight,
     is_array_like,
@@ -31,6 +38,18 @@ from fitorch.device import model_device
 from fitorch.logs import MetricResults, materialize
 
 NOT_COMPILED = "You must compile your model before using it."
+
+
+class _DefaultInt(int):
+    """An int default that knows it was not passed: a `Sequence`'s own `workers` /
+    `max_queue_size` apply unless fit/evaluate/predict are given values explicitly
+    (SPEC.md), and `workers=1` typed by the user still counts as explicit."""
+
+    __slots__ = ()
+
+
+DEFAULT_WORKERS = _DefaultInt(1)
+DEFAULT_QUEUE = _DefaultInt(10)
 
 
 class Model(nn.Module):
@@ -161,9 +180,12 @@ class Model(nn.Module):
 
     def _build(self, x: Any) -> None:
         """Create lazily-sized parameters by one forward pass (inference mode, no RNG use)."""
+        sample = nest.map_structure(lambda t: t[:2], to_tensor_structure(x, "x"))
+        # What summary() shows as the input when the model has no `Input`.
+        self.__dict__["_build_input_spec"] = nest.map_structure(
+            lambda t: ((None, *t.shape[1:]), t.dtype), sample)
         if self._needs_build():
             # Two samples are enough to size every layer; never move the whole dataset.
-            sample = nest.map_structure(lambda t: t[:2], to_tensor_structure(x, "x"))
             was_training = self.training
             self.eval()
             with torch.no_grad():
@@ -360,8 +382,8 @@ class Model(nn.Module):
         validation_steps: int | None = None,
         validation_batch_size: int | None = None,
         validation_freq: int | Collection[int] = 1,
-        max_queue_size: int = 10,
-        workers: int = 1,
+        max_queue_size: int = DEFAULT_QUEUE,
+        workers: int = DEFAULT_WORKERS,
         use_multiprocessing: bool = False,
     ) -> History:
         """Train the model for `epochs` epochs; returns the `History`.
@@ -380,15 +402,18 @@ class Model(nn.Module):
         freq = checks.validation_freq(validation_freq)
         steps_per_epoch = checks.positive_int_or_none("steps_per_epoch", steps_per_epoch)
         validation_steps = checks.positive_int_or_none("validation_steps", validation_steps)
-        batch_size = checks.resolve_batch_size(batch_size, self._input_batch_size())
-        validation_batch_size = checks.resolve_batch_size(
-            validation_batch_size, self._input_batch_size()) or batch_size
+        # Data that makes its own batches takes no batch size (an explicit one is an error in
+        # get_adapter); the Input's static batch size applies to arrays and torch Datasets.
+        batch_size = checks.resolve_batch_size(
+            batch_size, None if makes_own_batches(x) else self._input_batch_size())
         class_weight = checks.class_weight(class_weight)
         loader = _worker_args(max_queue_size, workers, use_multiprocessing)
 
         val: tuple[Any, Any, Any] | None = None
         if validation_data is not None:
-            val = checks.validation_data(validation_data)
+            # A generator, Sequence, torch Dataset or DataLoader is validation data on its own.
+            val = ((validation_data, None, None) if is_batch_source(validation_data)
+                   else checks.validation_data(validation_data))
         elif split > 0:
             if not all(is_array_like(a) for a in nest.flatten((x, y, sample_weight))
                        if a is not None):
@@ -397,11 +422,16 @@ class Model(nn.Module):
                     "which can be sliced. Pass `validation_data` instead. "
                     f"Received: x={nest.describe(x)}"
                 )
-            arrays = (to_tensor_structure(x, "x"), to_tensor_structure(y, "y"),
-                      to_tensor_structure(sample_weight, "sample_weight"))
-            num_samples_of(*arrays)
-            (x, y, sample_weight), val = split_validation(arrays, split)
+            # Raw arrays: split_validation keeps on-disk arrays (memmap, HDF5) lazy.
+            num_samples_of(x, y, sample_weight)
+            (x, y, sample_weight), val = split_validation((x, y, sample_weight), split)
 
+        if val is not None and makes_own_batches(val[0]):
+            validation_batch_size = checks.positive_int_or_none(
+                "validation_batch_size", validation_batch_size)
+        else:
+            validation_batch_size = checks.resolve_batch_size(
+                validation_batch_size, self._input_batch_size()) or batch_size
         adapter = get_adapter(x, y, sample_weight, batch_size=batch_size,
                               steps=steps_per_epoch, shuffle=shuffle, class_weight=class_weight,
                               **loader)
@@ -457,8 +487,8 @@ class Model(nn.Module):
         steps: int | None = None,
         callbacks: Sequence[Any] | None = None,
         return_dict: bool = False,
-        max_queue_size: int = 10,
-        workers: int = 1,
+        max_queue_size: int = DEFAULT_QUEUE,
+        workers: int = DEFAULT_WORKERS,
         use_multiprocessing: bool = False,
     ) -> Any:
         """The loss and metrics on `x, y`: a float, a list in `metrics_names` order, or a dict.
@@ -470,7 +500,8 @@ class Model(nn.Module):
             raise RuntimeError(NOT_COMPILED)
         verbose = checks.verbose(verbose)
         steps = checks.positive_int_or_none("steps", steps)
-        batch_size = checks.resolve_batch_size(batch_size, self._input_batch_size())
+        batch_size = checks.resolve_batch_size(
+            batch_size, None if makes_own_batches(x) else self._input_batch_size())
         loader = _worker_args(max_queue_size, workers, use_multiprocessing)
         if (not self._overrides("test_step") and self._compiled_loss is None
                 and not self._overrides("compute_loss")):
@@ -500,8 +531,8 @@ class Model(nn.Module):
         verbose: int | str = "auto",
         steps: int | None = None,
         callbacks: Sequence[Any] | None = None,
-        max_queue_size: int = 10,
-        workers: int = 1,
+        max_queue_size: int = DEFAULT_QUEUE,
+        workers: int = DEFAULT_WORKERS,
         use_multiprocessing: bool = False,
     ) -> Any:
         """The model's outputs for `x` as NumPy arrays (the output structure kept).
@@ -513,7 +544,8 @@ class Model(nn.Module):
         """
         verbose = checks.verbose(verbose)
         steps = checks.positive_int_or_none("steps", steps)
-        batch_size = checks.resolve_batch_size(batch_size, self._input_batch_size())
+        batch_size = checks.resolve_batch_size(
+            batch_size, None if makes_own_batches(x) else self._input_batch_size())
         loader = _worker_args(max_queue_size, workers, use_multiprocessing)
         adapter = get_adapter(x, batch_size=batch_size, steps=steps, **loader)
         try:
@@ -597,6 +629,73 @@ class Model(nn.Module):
             out = self.predict_step(data)
         return trainer.concatenate_outputs([out])
 
+    # ------------------------------------------------------- Keras 2 aliases
+    def fit_generator(
+        self,
+        generator: Any,
+        steps_per_epoch: int | None = None,
+        epochs: int = 1,
+        verbose: int | str = 1,
+        callbacks: Sequence[Any] | None = None,
+        validation_data: Any = None,
+        validation_steps: int | None = None,
+        validation_freq: int | Collection[int] = 1,
+        class_weight: Mapping[int, float] | None = None,
+        max_queue_size: int = DEFAULT_QUEUE,
+        workers: int = DEFAULT_WORKERS,
+        use_multiprocessing: bool = False,
+        shuffle: bool = True,
+        initial_epoch: int = 0,
+    ) -> History:
+        """Deprecated Keras 2 spelling of `fit(generator, ...)`; same results.
+
+        Example:
+            >>> model.fit_generator(batches(), steps_per_epoch=100, epochs=5)
+        """
+        _deprecated("fit_generator", "fit")
+        return self.fit(
+            generator, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=verbose,
+            callbacks=callbacks, validation_data=validation_data,
+            validation_steps=validation_steps, validation_freq=validation_freq,
+            class_weight=class_weight, max_queue_size=max_queue_size, workers=workers,
+            use_multiprocessing=use_multiprocessing, shuffle=shuffle,
+            initial_epoch=initial_epoch,
+        )
+
+    def evaluate_generator(
+        self,
+        generator: Any,
+        steps: int | None = None,
+        callbacks: Sequence[Any] | None = None,
+        max_queue_size: int = DEFAULT_QUEUE,
+        workers: int = DEFAULT_WORKERS,
+        use_multiprocessing: bool = False,
+        verbose: int | str = 0,
+    ) -> Any:
+        """Deprecated Keras 2 spelling of `evaluate(generator, ...)`."""
+        _deprecated("evaluate_generator", "evaluate")
+        return self.evaluate(
+            generator, steps=steps, callbacks=callbacks, max_queue_size=max_queue_size,
+            workers=workers, use_multiprocessing=use_multiprocessing, verbose=verbose,
+        )
+
+    def predict_generator(
+        self,
+        generator: Any,
+        steps: int | None = None,
+        callbacks: Sequence[Any] | None = None,
+        max_queue_size: int = DEFAULT_QUEUE,
+        workers: int = DEFAULT_WORKERS,
+        use_multiprocessing: bool = False,
+        verbose: int | str = 0,
+    ) -> Any:
+        """Deprecated Keras 2 spelling of `predict(generator, ...)`."""
+        _deprecated("predict_generator", "predict")
+        return self.predict(
+            generator, steps=steps, callbacks=callbacks, max_queue_size=max_queue_size,
+            workers=workers, use_multiprocessing=use_multiprocessing, verbose=verbose,
+        )
+
     # ------------------------------------------------------------------ weights
     def get_weights(self) -> list[np.ndarray]:
         """NumPy copies of the parameters (in `parameters()` order) followed by the buffers."""
@@ -628,17 +727,146 @@ class Model(nn.Module):
             )
         return [*self.parameters(), *self.buffers()]
 
+    # ------------------------------------------------------- summary & saving
+    def build(self, input_shape: Any, dtype: torch.dtype | str | None = None) -> None:
+        """Create every lazily-sized weight from an input shape, as Keras's `model.build`.
+
+        `input_shape` includes the batch axis (`None` allowed): `(None, 784)`, or a
+        list / dict of shapes for several inputs. `summary()` then shows output shapes.
+
+        Example:
+            >>> model = ft.Model(torch.nn.Sequential(ft.layers.Dense(8), ft.layers.Dense(1)))
+            >>> model.build((None, 4))
+            >>> model.summary()
+        """
+        from fitorch.layers.input_layer import _dtype
+        from fitorch.summary import _zeros_like_spec, eval_mode
+
+        def spec(shape: Any) -> Any:
+            if isinstance(shape, dict):
+                return {k: spec(v) for k, v in shape.items()}
+            if isinstance(shape, (list, tuple)) and shape and all(
+                    isinstance(s, (list, tuple, dict)) for s in shape):
+                return [spec(s) for s in shape]
+            if not isinstance(shape, (list, tuple)) or not shape or not all(
+                    d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0)
+                    for d in shape):
+                raise ValueError(
+                    "`input_shape` must be a tuple of positive ints (None for unknown sizes, "
+                    "the batch axis first), or a list/dict of them. "
+                    f"Received: input_shape={input_shape!r} (of type {type(input_shape).__name__})"
+                )
+            return (tuple(shape), _dtype(dtype))
+
+        input_spec = spec(input_shape)
+        sample = nest.map_structure(lambda t: t.to(self._device()), _zeros_like_spec(input_spec))
+        with eval_mode(self), torch.no_grad():
+            step.call_model(self, sample, False, compiled=False)
+        self._build_input_spec = input_spec
+        if self.compiled:
+            self._build_optimizer()
+
+    def summary(self, line_length: int | None = None, positions: Sequence[float] | None = None,
+                print_fn: Callable[..., Any] | None = None, expand_nested: bool = False,
+                show_trainable: bool = False) -> None:
+        """Print Keras 3's summary table: layers, output shapes, parameter counts, totals.
+
+        Output shapes come from the `Input` (or `build()`), "?" before they are known.
+        `print_fn` receives the whole text at once, as in Keras 3.
+
+        Example:
+            >>> model.summary()
+            >>> model.summary(print_fn=lambda text: log.info(text), show_trainable=True)
+        """
+        from fitorch.summary import print_summary
+
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                      expand_nested=expand_nested, show_trainable=show_trainable)
+
+    def save(self, filepath: Any, overwrite: bool = True) -> None:
+        """Save the model; the suffix picks the format (atomic write, no pickle).
+
+        `.fitorch` (or any other suffix): architecture (Sequential of fitorch layers),
+        weights, `compile()` arguments and optimizer state, for `ft.load_model`.
+        `.safetensors`, `.weights.h5`, `.h5`, `.pt`: the weights only.
+
+        Example:
+            >>> model.save("model.fitorch")
+            >>> restored = ft.load_model("model.fitorch")
+        """
+        from fitorch.saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
+        """Save the weights: `.safetensors`, `.weights.h5` / `.h5` (Keras's HDF5 layouts,
+        readable by `keras.Model.load_weights`), `.pt`, or any other suffix (fitorch file).
+
+        Example:
+            >>> model.save_weights("model.weights.h5")
+        """
+        from fitorch.saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: Any) -> None:
+        """Load weights saved by fitorch, by Keras (`.weights.h5`, `.h5`) or torch (`.pt`).
+
+        Every shape is checked before anything is assigned: a file that does not fit
+        leaves the model unchanged. Torch files load with `weights_only=True`.
+
+        Example:
+            >>> model.load_weights("keras_model.weights.h5")
+        """
+        from fitorch.saving import load_weights
+
+        load_weights(self, filepath)
+
+    def get_compile_config(self) -> dict[str, Any] | None:
+        """The `compile()` arguments as JSON data (None before `compile`), as Keras 3.
+
+        Example:
+            >>> other.compile_from_config(model.get_compile_config())
+        """
+        from fitorch.saving.serialization import compile_config
+
+        return compile_config(self)
+
+    def compile_from_config(self, config: Mapping[str, Any]) -> None:
+        """Compile with the arguments recorded by `get_compile_config()` (Keras 3).
+
+        Example:
+            >>> clone.compile_from_config(model.get_compile_config())
+        """
+        from fitorch.saving.serialization import compile_kwargs
+
+        if not isinstance(config, Mapping):
+            raise TypeError(
+                "`config` must be the dict returned by `get_compile_config()`. "
+                f"Received: config={config!r} (of type {type(config).__name__})"
+            )
+        self.compile(**compile_kwargs(config, self))
+
 
 def _has_constraint(module: nn.Module) -> bool:
+    # Any `<weight>_constraint` attribute: kernel_, bias_, gamma_, embeddings_, recurrent_...
     return callable(getattr(module, "apply_constraints", None)) and any(
-        getattr(module, attr, None) is not None for attr in ("kernel_constraint", "bias_constraint")
+        name.endswith("_constraint") and value is not None
+        for name, value in vars(module).items()
     )
 
 
 def _has_regularizer(module: nn.Module) -> bool:
     return any(
-        getattr(module, attr, None) is not None
-        for attr in ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
+        name.endswith("_regularizer") and value is not None
+        for name, value in vars(module).items()
+    )
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(
+        f"`Model.{old}` is deprecated: use `Model.{new}`, which accepts generators and "
+        "Sequences directly.", DeprecationWarning, stacklevel=3,
     )
 
 
@@ -652,7 +880,14 @@ def _to_device(data: Any, model: nn.Module) -> Any:
 
 def _worker_args(max_queue_size: Any, workers: Any, use_multiprocessing: Any
                  ) -> dict[str, Any]:
-    """Checked loader arguments for `get_adapter` (tf_keras's fit/evaluate/predict options)."""
+    """Checked loader arguments for `get_adapter` (tf_keras's fit/evaluate/predict options).
+
+    Values left at their defaults become None ("not given"), so a `Sequence`'s own
+    settings apply; `use_multiprocessing=False` cannot be told from the default and
+    counts as not given.
+    """
+    explicit_workers = not isinstance(workers, _DefaultInt)
+    explicit_queue = not isinstance(max_queue_size, _DefaultInt)
     max_queue_size = checks.positive_int_or_none("max_queue_size", max_queue_size)
     workers = checks.positive_int_or_none("workers", workers)
     if not isinstance(use_multiprocessing, bool):
@@ -660,5 +895,6 @@ def _worker_args(max_queue_size: Any, workers: Any, use_multiprocessing: Any
             "`use_multiprocessing` must be True or False. "
             f"Received: use_multiprocessing={use_multiprocessing!r}"
         )
-    return {"workers": workers or 1, "use_multiprocessing": use_multiprocessing,
-            "max_queue_size": max_queue_size or 10}
+    return {"workers": workers if explicit_workers else None,
+            "use_multiprocessing": use_multiprocessing or None,
+            "max_queue_size": max_queue_size if explicit_queue else None}

@@ -79,3 +79,50 @@ class Sequential(Model):
         with torch.no_grad():
             self(self.input_layer.example().to(self._device()))
         self.train(was_training)
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict[str, Any]:
+        """The architecture as JSON data: the name and each layer's class and config.
+
+        Only fitorch layers (`fitorch.layers`) can be described this way; any other
+        module raises `TypeError` (save such models with their weights and pass the
+        model to `ft.load_model(path, model=...)`).
+
+        Example:
+            >>> config = model.get_config()
+            >>> clone = Sequential.from_config(config)
+        """
+        from fitorch.saving.serialization import layer_config
+
+        layers = [layer_config(layer) for layer in self.stack]
+        if self.input_layer is not None:
+            layers.insert(0, {"class_name": "Input", "config": self.input_layer.get_config()})
+        return {"name": self.name, "layers": layers}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        """A new, freshly initialised model from `get_config()`'s output.
+
+        Example:
+            >>> clone = Sequential.from_config(model.get_config())
+        """
+        from fitorch.saving.serialization import layer_class
+
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ValueError(
+                "A Sequential config is a dict with a 'layers' list (from `get_config()`). "
+                f"Received: config={config!r} (of type {type(config).__name__})"
+            )
+        layers: list[nn.Module] = []
+        for entry in config["layers"]:
+            if not isinstance(entry, dict) or not isinstance(entry.get("config", {}), dict):
+                raise ValueError(
+                    "Each layer of a Sequential config is {'class_name': ..., 'config': {...}}. "
+                    f"Received: {entry!r} (of type {type(entry).__name__})"
+                )
+            layer_cls = layer_class(entry.get("class_name"))
+            layer_conf = dict(entry.get("config", {}))
+            from_config = getattr(layer_cls, "from_config", None)
+            layers.append(from_config(layer_conf) if callable(from_config)
+                          else layer_cls(**layer_conf))
+        return cls(layers, name=config.get("name"))

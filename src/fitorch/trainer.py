@@ -91,6 +91,8 @@ def run_fit(
                 if model.stop_training:
                     break
             train_iterator.on_epoch_end()
+            if train_iterator.data_exhausted(epoch, epochs):
+                model.stop_training = True  # a one-shot generator ran out (SPEC.md)
             # sync: once per epoch, the epoch's metric values become floats.
             epoch_logs = materialize(logs if logs is not None else model.get_metrics_result())
             model.eval()
@@ -102,6 +104,10 @@ def run_fit(
             training_logs = epoch_logs
             if model.stop_training:
                 break
+        # Keras: with `use_ema`, the trained model ends with the averaged weights.
+        finalize = getattr(model.optimizer, "finalize_variable_values", None)
+        if callable(finalize) and epochs > initial_epoch:
+            finalize()
     finally:
         # `on_train_end` always fires, also when a step or a callback raised.
         cbs.on_train_end(training_logs)

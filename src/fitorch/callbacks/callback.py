@@ -37,6 +37,30 @@ class Callback:
     def model(self) -> Any:
         return self._model
 
+    # --- state (for an exact resume, e.g. by BackupAndRestore) --------------
+    def state_dict(self) -> dict[str, Any]:
+        """The state a callback needs to resume exactly; JSON-able values or tensors.
+
+        Callbacks that count or remember something across epochs (patience
+        counters, best values, best weights) return it here; the default is an
+        empty dict.
+
+        Example:
+            >>> Callback().state_dict()
+            {}
+        """
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `state_dict()` returned (the default does nothing).
+
+        Callbacks that reset their state in `on_train_begin` keep a state
+        loaded before `fit`, or from an earlier callback's `on_train_begin`.
+
+        Example:
+            >>> Callback().load_state_dict({})
+        """
+
     # --- fit -------------------------------------------------------------
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         """Called at the start of `fit`."""

@@ -1,8 +1,16 @@
-"""In-memory arrays (NumPy, torch, pandas; nested in lists/tuples/dicts) as batches.
+"""Arrays (NumPy, torch, pandas, np.memmap, HDF5; nested in lists/tuples/dicts) as batches.
 
-Everything is converted to torch tensors once, up front. An epoch then costs
-one `randperm` and, per batch, one indexing operation per tensor (or a
-zero-copy slice when the order is sequential).
+Every leaf is classified once, when the adapter is made (`is_out_of_core`):
+
+- In memory (NumPy arrays, torch tensors, pandas objects, and any other array
+  that exports DLPack, such as JAX or TensorFlow arrays): converted to a torch
+  tensor once, up front. An epoch then costs one `randperm` and, per batch, one
+  `index_select` per tensor (or a zero-copy slice when the order is sequential).
+- Out of core (`np.memmap`, `h5py.Dataset`, and any other array-like with
+  `shape`, `dtype`, `__array__` and row slicing that is none of the above, such
+  as a zarr array): wrapped in a `DiskArray` and read batch by batch, cast per
+  batch (float64 -> float32), so the process holds one batch of it at a time and
+  never copies the whole array. `validation_split` slices it lazily too.
 """
 
 from __future__ import annotations
@@ -15,6 +23,9 @@ import numpy as np
 import torch
 
 from fitorch import nest
+
+# Rows read at a time when a pass over a whole out-of-core array is needed (class_weight).
+_CHUNK_BYTES = 16 * 2**20
 
 
 def is_array_like(x: Any) -> bool:
@@ -29,6 +40,31 @@ def is_array_structure(x: Any) -> bool:
     return bool(leaves) and all(leaf is None or is_array_like(leaf) for leaf in leaves)
 
 
+def is_out_of_core(x: Any) -> bool:
+    """Whether `x` is read batch by batch instead of converted whole (rule: module docstring).
+
+    Example:
+        >>> is_out_of_core(np.memmap("x.dat", dtype=np.float32, mode="r", shape=(10, 3)))
+        True
+    """
+    if isinstance(x, (DiskArray, np.memmap)):
+        return True
+    if isinstance(x, (np.ndarray, np.generic, torch.Tensor)) or hasattr(x, "to_numpy"):
+        return False
+    # A DLPack exporter (JAX, TensorFlow, CuPy) already holds its buffer in memory.
+    return (hasattr(x, "__array__") and hasattr(x, "__getitem__") and hasattr(x, "dtype")
+            and len(getattr(x, "shape", ())) >= 1 and not hasattr(x, "__dlpack__"))
+
+
+def _check_numeric(dtype: np.dtype, name: str, x: Any) -> None:
+    if dtype.kind in "OUSV":
+        raise TypeError(
+            f"`{name}` must hold numbers, but its array has dtype {dtype}. "
+            "Convert strings or mixed objects to numbers first. "
+            f"Received: {name} of type {type(x).__name__} with dtype {dtype}"
+        )
+
+
 def to_tensor(x: Any, name: str) -> torch.Tensor:
     """Convert one array to a tensor without copying where possible.
 
@@ -41,12 +77,7 @@ def to_tensor(x: Any, name: str) -> torch.Tensor:
     if hasattr(x, "to_numpy"):  # pandas DataFrame / Series
         x = x.to_numpy()
     arr = np.asarray(x)
-    if arr.dtype == object or arr.dtype.kind in "USV":
-        raise TypeError(
-            f"`{name}` must hold numbers, but its array has dtype {arr.dtype}. "
-            "Convert strings or mixed objects to numbers first. "
-            f"Received: {name} of type {type(x).__name__} with dtype {arr.dtype}"
-        )
+    _check_numeric(arr.dtype, name, x)
     if arr.dtype == np.float64:
         arr = arr.astype(np.float32)
     elif not arr.flags.writeable or any(s < 0 for s in arr.strides):
@@ -61,6 +92,136 @@ def to_tensor(x: Any, name: str) -> torch.Tensor:
 
 def to_tensor_structure(x: Any, name: str) -> Any:
     return nest.map_structure(lambda a: None if a is None else to_tensor(a, name), x)
+
+
+def standardize_structure(x: Any, name: str) -> Any:
+    """Tensors for in-memory leaves, `DiskArray`s for out-of-core ones; nothing read from disk.
+
+    Example:
+        >>> x, y = standardize_structure((np.memmap(...), np.zeros(10)), "x")
+        >>> type(x).__name__, type(y).__name__
+        ('DiskArray', 'Tensor')
+    """
+    def leaf(a: Any) -> Any:
+        if a is None or isinstance(a, DiskArray):
+            return a
+        return DiskArray(a, name) if is_out_of_core(a) else to_tensor(a, name)
+
+    return nest.map_structure(leaf, x)
+
+
+def _target_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype a batch is cast to: float64 -> float32 as `to_tensor`, native byte order."""
+    target = np.dtype(np.float32) if dtype.kind == "f" and dtype.itemsize == 8 else dtype
+    return target if target.isnative else target.newbyteorder("=")
+
+
+def _batch_tensor(raw: Any, dtype: np.dtype) -> torch.Tensor:
+    """A tensor of one freshly read batch, cast to `dtype` (a copy only when needed)."""
+    arr = np.asarray(raw)
+    if arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    elif isinstance(raw, np.memmap) or not arr.flags.writeable:
+        arr = arr.copy()  # a view of a mapped file, or read-only: never alias it
+    return torch.from_numpy(arr)
+
+
+class DiskArray:
+    """Rows `[start, stop)` of an array kept on disk, read on demand as torch tensors.
+
+    Slicing rows gives another `DiskArray` and reads nothing; `read` (contiguous
+    rows) and `take` (any rows) read one batch and cast it as `to_tensor` does.
+
+    Example:
+        >>> mm = np.memmap("x.dat", dtype=np.float64, mode="r", shape=(1_000_000, 100))
+        >>> DiskArray(mm, "x")[:10].read(0, 4).dtype
+        torch.float32
+    """
+
+    def __init__(self, source: Any, name: str, *, start: int = 0, stop: int | None = None,
+                 dtype: np.dtype | None = None) -> None:
+        full = tuple(int(s) for s in source.shape)
+        if not full:
+            raise ValueError(
+                f"`{name}` must be an array with a batch dimension, got a scalar. "
+                f"Received: {name} of type {type(source).__name__} with shape ()"
+            )
+        src_dtype = np.dtype(source.dtype)
+        _check_numeric(src_dtype, name, source)
+        self.source = source
+        self.name = name
+        self.start = start
+        self.stop = full[0] if stop is None else stop
+        self.dtype = _target_dtype(src_dtype) if dtype is None else dtype
+        self.shape = (self.stop - self.start, *full[1:])
+        # np.memmap: index a plain ndarray view of the mapping, as np.memmap's own
+        # __getitem__ costs as much as a batch gather. Nothing is read here.
+        self._view = np.asarray(source) if isinstance(source, np.ndarray) else None
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return (f"DiskArray({type(self.source).__name__}, rows {self.start}:{self.stop}, "
+                f"shape={self.shape}, dtype={self.dtype})")
+
+    def __getitem__(self, key: slice) -> DiskArray:
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError(
+                "A DiskArray is sliced by contiguous rows only (`a[start:stop]`); read "
+                f"batches with `read` or `take`. Received: key={key!r} (of type "
+                f"{type(key).__name__})"
+            )
+        a, b, _ = key.indices(len(self))
+        return self._rows(self.start + a, self.start + max(a, b), self.dtype)
+
+    def _rows(self, start: int, stop: int, dtype: np.dtype) -> DiskArray:
+        return DiskArray(self.source, self.name, start=start, stop=stop, dtype=dtype)
+
+    def as_float(self) -> DiskArray:
+        """The same rows, read as float32 unless already floating (for sample weights)."""
+        if self.dtype.kind == "f":
+            return self
+        return self._rows(self.start, self.stop, np.dtype(np.float32))
+
+    def read(self, start: int, stop: int) -> torch.Tensor:
+        """Rows `[start, stop)` (relative to this view) as a tensor."""
+        a, b = self.start + start, self.start + stop
+        if self._view is not None:
+            # A slice of the mapping is a view: copy it (cast on the way) so the tensor
+            # never aliases the file, which an in-place op would write to or fault on.
+            return torch.from_numpy(np.array(self._view[a:b], dtype=self.dtype))
+        return _batch_tensor(self.source[a:b], self.dtype)
+
+    def take(self, indices: np.ndarray) -> torch.Tensor:
+        """The rows at `indices` (unique, relative to this view), in that order."""
+        rows = indices + self.start if self.start else indices
+        if self._view is not None:
+            return _batch_tensor(np.take(self._view, rows, axis=0), self.dtype)
+        # h5py (and most disk formats) want increasing indices, which also read the
+        # file front to back: read sorted, then put the rows back in the asked order.
+        order = np.argsort(rows)
+        got = np.asarray(self.source[rows[order]])
+        out = np.empty_like(got)
+        out[order] = got  # back to the requested order
+        return _batch_tensor(out, self.dtype)
+
+    def chunks(self, max_bytes: int | None = None) -> Iterator[torch.Tensor]:
+        """All rows, a few megabytes (`max_bytes`, default 16 MiB) at a time."""
+        max_bytes = _CHUNK_BYTES if max_bytes is None else max_bytes
+        row_bytes = self.dtype.itemsize * math.prod(self.shape[1:])
+        step = max(1, max_bytes // max(1, row_bytes))
+        for a in range(0, len(self), step):
+            yield self.read(a, min(len(self), a + step))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """Everything in memory at once: only when a caller asks with `np.asarray`."""
+        arr = self.read(0, len(self)).numpy()
+        return arr if dtype is None else arr.astype(dtype, copy=False)
 
 
 def num_samples_of(x: Any, y: Any, sample_weight: Any) -> int:
@@ -88,8 +249,13 @@ def num_samples_of(x: Any, y: Any, sample_weight: Any) -> int:
     return n
 
 
-def class_weight_to_sample_weight(y: torch.Tensor, class_weight: Mapping[Any, Any]) -> torch.Tensor:
-    """Per-sample weights from a {class: weight} dict; classes not listed weigh 1.0 (Keras)."""
+def class_weight_to_sample_weight(y: torch.Tensor | DiskArray,
+                                  class_weight: Mapping[Any, Any]) -> torch.Tensor:
+    """Per-sample weights from a {class: weight} dict; classes not listed weigh 1.0 (Keras).
+
+    An out-of-core `y` is read in chunks of a few megabytes; only the weights
+    (one float per sample) are held in memory.
+    """
     for k, v in class_weight.items():
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
             raise ValueError(
@@ -101,23 +267,36 @@ def class_weight_to_sample_weight(y: torch.Tensor, class_weight: Mapping[Any, An
                 f"`class_weight` values must be numbers. Received: class_weight[{k}]={v!r} "
                 f"(of type {type(v).__name__})"
             )
-    labels = y
-    if labels.ndim > 1:
-        labels = labels.argmax(dim=-1) if labels.shape[-1] != 1 else labels.squeeze(-1)
-    labels = labels.round().long() if labels.is_floating_point() else labels.long()
-    n_table = max(int(labels.max()) + 1, max(int(k) for k in class_weight) + 1)
-    table = torch.ones(n_table, dtype=torch.float32)
+    # One slot past the largest listed class holds 1.0 for every unlisted larger class,
+    # so a single pass needs no maximum label.
+    top = max((int(k) for k in class_weight), default=-1) + 1
+    table = torch.ones(top + 1, dtype=torch.float32)
     for k, v in class_weight.items():
         table[int(k)] = float(v)
-    if int(labels.min()) < 0:
-        raise ValueError(
-            f"`class_weight` needs non-negative class labels, found {int(labels.min())}."
-        )
-    return table[labels]
+
+    def weights(labels: torch.Tensor) -> torch.Tensor:
+        if labels.ndim > 1:
+            labels = labels.argmax(dim=-1) if labels.shape[-1] != 1 else labels.squeeze(-1)
+        labels = labels.round().long() if labels.is_floating_point() else labels.long()
+        if labels.numel() and int(labels.min()) < 0:
+            raise ValueError(
+                f"`class_weight` needs non-negative class labels, found {int(labels.min())}."
+            )
+        return table[labels.clamp(max=top)]
+
+    if isinstance(y, DiskArray):
+        return torch.cat([weights(chunk) for chunk in y.chunks()])
+    return weights(y)
 
 
 def split_validation(arrays: tuple[Any, Any, Any], validation_split: float) -> tuple[Any, Any]:
-    """Keras's `validation_split`: the *last* fraction of the samples, taken before shuffling."""
+    """Keras's `validation_split`: the *last* fraction of the samples, taken before shuffling.
+
+    Accepts raw arrays or tensors; out-of-core leaves become lazy `DiskArray` row
+    ranges, so nothing is read or copied here.
+    """
+    arrays = tuple(standardize_structure(a, name)
+                   for a, name in zip(arrays, ("x", "y", "sample_weight")))
     x = arrays[0]
     n = int(nest.flatten(x)[0].shape[0])
     split_at = math.floor(n * (1.0 - validation_split))
@@ -137,7 +316,11 @@ def split_validation(arrays: tuple[Any, Any, Any], validation_split: float) -> t
 
 
 class ArrayDataAdapter:
-    """Batches over in-memory arrays: `shuffle` True / False / "batch", partial last batch.
+    """Batches over arrays: `shuffle` True / False / "batch", partial last batch.
+
+    In-memory leaves are tensors sliced per batch; out-of-core leaves (`np.memmap`,
+    `h5py.Dataset`, ...) are read per batch: contiguous rows for `False` and
+    `"batch"`, a gather of the batch's indices for `True`.
 
     Example:
         >>> ad = ArrayDataAdapter(np.zeros((10, 3)), np.zeros(10), batch_size=4)
@@ -158,9 +341,9 @@ class ArrayDataAdapter:
         shuffle: bool | str = False,
         class_weight: Mapping[Any, Any] | None = None,
     ) -> None:
-        self.x = to_tensor_structure(x, "x")
-        self.y = to_tensor_structure(y, "y")
-        sw = to_tensor_structure(sample_weight, "sample_weight")
+        self.x = standardize_structure(x, "x")
+        self.y = standardize_structure(y, "y")
+        sw = standardize_structure(sample_weight, "sample_weight")
         self.num_samples = num_samples_of(self.x, self.y, sw)
         if class_weight is not None:
             if sw is not None:
@@ -197,6 +380,7 @@ class ArrayDataAdapter:
         # walking the structure for every batch.
         self._flat = [t for t in nest.flatten((self.x, self.y, self.sample_weight))]
         self._structure = (self.x, self.y, self.sample_weight)
+        self._on_disk = any(isinstance(t, DiskArray) for t in self._flat)
 
     def on_epoch_begin(self) -> None:
         """Nothing to do: the order for the next pass is drawn in `batches()`."""
@@ -208,9 +392,18 @@ class ArrayDataAdapter:
         """Nothing to release for arrays."""
 
     def sample_x(self) -> Any:
-        return nest.map_structure(lambda t: t[:2], self.x)
+        return nest.map_structure(
+            lambda t: t.read(0, min(2, len(t))) if isinstance(t, DiskArray) else t[:2], self.x)
 
     def targets(self) -> Any:
+        """`y` when held in memory; None when any of it is on disk.
+
+        The up-front label range check then does not run (reading a large `y` once
+        more just to check it is not worth it); out-of-range labels still fail in
+        the loss on the batch that holds them.
+        """
+        if any(isinstance(t, DiskArray) for t in nest.flatten(self.y)):
+            return None
         return self.y
 
     @property
@@ -219,14 +412,13 @@ class ArrayDataAdapter:
 
     def batches(self) -> Iterator[Any]:
         """One pass over the data as Keras-packed batches: `x`, `(x,)`, `(x, y)`, `(x, y, sw)`."""
+        if self._on_disk:
+            yield from self._disk_batches()
+            return
         n, bs = self.num_samples, self.batch_size
         flat = self._flat
         if self.shuffle == "batch":
-            # Contiguous batch-sized chunks in a new random order (data on disk reads
-            # contiguously); the partial last chunk stays last, as Keras.
-            full = n // bs
-            order = torch.randperm(full).tolist() + ([full] if n % bs else [])
-            for b in order:
+            for b in _chunk_order(n, bs):
                 sl = slice(b * bs, min(n, (b + 1) * bs))
                 yield self._pack([None if t is None else t[sl] for t in flat])
         elif self.shuffle:
@@ -239,12 +431,48 @@ class ArrayDataAdapter:
                 sl = slice(start, start + bs)
                 yield self._pack([None if t is None else t[sl] for t in flat])
 
+    def _disk_batches(self) -> Iterator[Any]:
+        """As `batches`, with out-of-core leaves read per batch (same order, same RNG use)."""
+        n, bs = self.num_samples, self.batch_size
+        flat = self._flat
+
+        def rows(a: int, b: int) -> list[Any]:
+            return [None if t is None else t.read(a, b) if isinstance(t, DiskArray) else t[a:b]
+                    for t in flat]
+
+        if self.shuffle == "batch":
+            for b in _chunk_order(n, bs):
+                yield self._pack(rows(b * bs, min(n, (b + 1) * bs)))
+        elif self.shuffle:
+            perm = torch.randperm(n)
+            perm_np = perm.numpy()
+            for start in range(0, n, bs):
+                idx, idx_np = perm[start : start + bs], perm_np[start : start + bs]
+                yield self._pack([
+                    None if t is None else t.take(idx_np) if isinstance(t, DiskArray)
+                    else t.index_select(0, idx) for t in flat])
+        else:
+            for start in range(0, n, bs):
+                yield self._pack(rows(start, min(n, start + bs)))
+
     def _pack(self, leaves: list[Any]) -> Any:
         x, y, sw = nest.pack_as(self._structure, leaves)
         return pack_x_y_sample_weight(x, y, sw)
 
 
-def _as_float(a: torch.Tensor) -> torch.Tensor:
+def _chunk_order(n: int, bs: int) -> list[int]:
+    """`shuffle="batch"`: batch-sized chunks in a new random order, the partial one last.
+
+    Contiguous chunks keep reads from disk sequential; the partial last chunk
+    stays last, as in Keras.
+    """
+    full = n // bs
+    return torch.randperm(full).tolist() + ([full] if n % bs else [])
+
+
+def _as_float(a: torch.Tensor | DiskArray) -> torch.Tensor | DiskArray:
+    if isinstance(a, DiskArray):
+        return a.as_float()
     return a if a.is_floating_point() else a.float()
 
 

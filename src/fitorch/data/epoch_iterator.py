@@ -20,6 +20,12 @@ OUT_OF_DATA_WARNING = (
     "Your input ran out of data; interrupting the epoch. Make sure that your data can "
     "produce at least `steps_per_epoch * epochs` batches."
 )
+EXHAUSTED_WARNING = (
+    "Your generator is exhausted: it was used up by epoch {epoch} and cannot be restarted, "
+    "so training stops here ({left} of the requested epochs not run). Pass a callable that "
+    "returns a fresh generator (restarted every epoch), a `fitorch.utils.Sequence`, or an "
+    "endless generator with `steps_per_epoch`."
+)
 
 
 class EpochIterator:
@@ -29,6 +35,9 @@ class EpochIterator:
     the previous one stopped (Keras 3). When a pass is used up mid-epoch, data that
     can be read again (arrays) starts a new pass, so every epoch has exactly
     `steps_per_epoch` steps (SPEC.md); one-shot data ends the epoch with a warning.
+
+    One-shot data (a generator) that ran out sets `exhausted`: no later epoch can
+    have batches, and the trainer ends training (`data_exhausted`).
     """
 
     def __init__(self, adapter: Any, steps_per_epoch: int | None = None,
@@ -39,6 +48,17 @@ class EpochIterator:
         self._move = device is not None and device.type != "cpu"
         self._pass: Iterator[Any] | None = None
         self._steps_in_pass = 0
+        self.exhausted = False
+
+    def data_exhausted(self, epoch: int, epochs: int) -> bool:
+        """After epoch `epoch` (0-based) of `epochs`: True when one-shot data ran out and
+        epochs remain, with a warning that says training stops (SPEC.md)."""
+        left = epochs - epoch - 1
+        if not self.exhausted or left <= 0:
+            return False
+        warnings.warn(EXHAUSTED_WARNING.format(epoch=epoch + 1, left=left), UserWarning,
+                      stacklevel=2)
+        return True
 
     @property
     def num_batches(self) -> int | None:
@@ -68,17 +88,22 @@ class EpochIterator:
     def epoch(self) -> Iterator[tuple[int, Any]]:
         """One epoch of `(step, batch)`; batches already on the target device."""
         data_batches = getattr(self.adapter, "num_batches", None)
+        reiterable = getattr(self.adapter, "reiterable", False)
+        if self.exhausted and not reiterable:
+            warnings.warn(OUT_OF_DATA_WARNING, UserWarning, stacklevel=3)
+            return
         if self.steps_per_epoch is None or self._pass is None:
             self._pass = self._new_pass()
         steps = self.steps_per_epoch
         step = 0
-        reiterable = getattr(self.adapter, "reiterable", False)
         while steps is None or step < steps:
             try:
                 batch = next(self._pass)
             except StopIteration:
                 empty_pass = self._steps_in_pass == 0
                 self._pass = None
+                if not reiterable:
+                    self.exhausted = True
                 if steps is None:
                     return
                 if not reiterable or empty_pass:

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -75,6 +76,140 @@ def _get_initializer(identifier: Any) -> initializers.Initializer | Callable[...
     init = initializers.get(identifier)
     # Keras's add_weight falls back to glorot_uniform when given None.
     return init if init is not None else initializers.GlorotUniform()
+
+
+# --- Keras weights (shared by every fitorch layer) ----------------------------------
+
+
+def _to_numpy(tensor: Tensor) -> np.ndarray:
+    """A NumPy copy (never a view: callers may change it without touching the layer)."""
+    tensor = tensor.detach()
+    if tensor.dtype in (torch.bfloat16, torch.float16):
+        tensor = tensor.float()  # bfloat16 has no NumPy dtype
+    return tensor.to("cpu", copy=True).numpy()
+
+
+def _check_keras_weights(
+    layer_name: str, weights: Sequence[Any], expected: Sequence[tuple[str, tuple[int, ...]]]
+) -> list[np.ndarray]:
+    """Return `weights` as arrays after checking their count and shapes against Keras's.
+
+    `expected` lists `(keras_name, shape)` in Keras's variable order.
+    """
+    if isinstance(weights, (str, bytes)) or not isinstance(weights, Sequence):
+        raise TypeError(
+            f'Layer "{layer_name}" expects a list of {len(expected)} NumPy arrays. '
+            f"Received: weights={weights!r} (of type {type(weights).__name__})"
+        )
+    if len(weights) != len(expected):
+        names = ", ".join(name for name, _ in expected)
+        raise ValueError(
+            f'Layer "{layer_name}" expects {len(expected)} weights ({names}), but it received '
+            f"{len(weights)}. Received: weights=<list of length {len(weights)}> "
+            f"(of type {type(weights).__name__})"
+        )
+    arrays = []
+    for i, ((name, shape), value) in enumerate(zip(expected, weights)):
+        array = np.asarray(value)
+        if tuple(array.shape) != tuple(shape):
+            raise ValueError(
+                f'Layer "{layer_name}" weight "{name}" has shape {tuple(shape)} in Keras\'s '
+                f"layout, but the value received has shape {tuple(array.shape)}. "
+                f"Received: weights[{i}].shape={tuple(array.shape)} "
+                f"(of type {type(value).__name__})"
+            )
+        arrays.append(array)
+    return arrays
+
+
+def _first_shape(layer_name: str, weights: Any) -> tuple[int, ...] | None:
+    """Shape of the first of `weights` (a list of arrays), to build a lazy layer from."""
+    if isinstance(weights, (str, bytes)) or not isinstance(weights, Sequence):
+        raise TypeError(
+            f'Layer "{layer_name}" expects its weights as a list of NumPy arrays. '
+            f"Received: weights={weights!r} (of type {type(weights).__name__})"
+        )
+    return tuple(int(d) for d in np.shape(weights[0])) if len(weights) else None
+
+
+def _assign(target: Tensor, value: np.ndarray) -> None:
+    """Copy a NumPy array into a parameter or buffer (any device, the target's dtype)."""
+    with torch.no_grad():
+        target.copy_(torch.as_tensor(np.ascontiguousarray(value), dtype=target.dtype))
+
+
+def _require_built(layer: nn.Module, built: bool, what: str) -> None:
+    if not built:
+        name = getattr(layer, "name", type(layer).__name__)
+        raise ValueError(
+            f'Layer "{name}" has no weights yet: their sizes come from the first input. '
+            f"Call the layer (or the model) on data, or call `build()`, before `{what}`. "
+            f"Received: layer={type(layer).__name__} (not built)"
+        )
+
+
+def _keras_param_counts(module: nn.Module, keras_buffers: Sequence[Tensor] = ()) -> tuple[int, int]:
+    """`(trainable, non_trainable)` as Keras counts them.
+
+    Parameters count as trainable when they require grad; `keras_buffers` are
+    buffers that Keras keeps as non-trainable variables (batch norm's moving
+    statistics).
+    """
+    trainable = non_trainable = 0
+    for p in module.parameters(recurse=False):
+        if isinstance(p, UninitializedParameter):
+            continue
+        if p.requires_grad:
+            trainable += p.numel()
+        else:
+            non_trainable += p.numel()
+    non_trainable += sum(b.numel() for b in keras_buffers)
+    return trainable, non_trainable
+
+
+def _penalties(pairs: Sequence[tuple[Any, Tensor | None]]) -> list[Tensor]:
+    """Penalties of `(regularizer, parameter)` pairs, for trainable parameters only (Keras)."""
+    return [
+        reg(p) for reg, p in pairs if reg is not None and p is not None and p.requires_grad
+    ]
+
+
+def _project(pairs: Sequence[tuple[Any, Tensor | None]], keras_layout: bool = False) -> None:
+    """Apply `(constraint, parameter)` pairs in place.
+
+    Constraints take parameters in PyTorch's `(out, in, *kernel)` layout (see
+    `fitorch.constraints`); a parameter stored in Keras's `(*kernel, in, out)`
+    layout (`keras_layout=True`, e.g. an embedding table) is passed as a
+    PyTorch-layout view and the result permuted back.
+    """
+    with torch.no_grad():
+        for constraint, p in pairs:
+            if constraint is None or p is None:
+                continue
+            if keras_layout and p.ndim >= 2:
+                order = (p.ndim - 1, p.ndim - 2, *range(p.ndim - 2))
+                inverse = tuple(sorted(range(p.ndim), key=order.__getitem__))
+                p.copy_(constraint(p.permute(order)).permute(inverse))
+            else:
+                p.copy_(constraint(p))
+
+
+class _NoWeights:
+    """Keras-weights methods of a layer without variables (pooling, reshaping)."""
+
+    name: str
+
+    def get_keras_weights(self) -> list[np.ndarray]:
+        """Always `[]`: Keras's layer has no variables."""
+        return []
+
+    def set_keras_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Accept `[]` only (Keras's layer has no variables)."""
+        _check_keras_weights(self.name, weights, [])
+
+    def keras_param_counts(self) -> tuple[int, int]:
+        """Always `(0, 0)`."""
+        return 0, 0
 
 
 # --- layers -------------------------------------------------------------------
@@ -287,6 +422,50 @@ class Dense(LazyModuleMixin, nn.Module):
             "bias_constraint": constraints.serialize(self.bias_constraint),
             "input_dim": self.input_dim,
         }
+
+    def get_keras_weights(self) -> list[np.ndarray]:
+        """The weights in Keras's order and layout: `[kernel (in, units), bias (units,)]`.
+
+        Example:
+            >>> layer = Dense(2, input_dim=3)
+            >>> [w.shape for w in layer.get_keras_weights()]
+            [(3, 2), (2,)]
+        """
+        _require_built(self, self.built, "get_keras_weights()")
+        weights = [_to_numpy(self.weight).T.copy()]
+        if self.bias is not None:
+            weights.append(_to_numpy(self.bias))
+        return weights
+
+    def set_keras_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Load weights given in Keras's order and layout (builds an unbuilt layer from them).
+
+        Example:
+            >>> layer = Dense(2)
+            >>> layer.set_keras_weights([np.ones((3, 2)), np.zeros(2)])
+            >>> layer.weight.shape
+            torch.Size([2, 3])
+        """
+        first = _first_shape(self.name, weights)
+        if not self.built and first is not None and len(first) == 2:
+            self.build((None, first[0]))
+        _require_built(self, self.built, "set_keras_weights()")
+        expected: list[tuple[str, tuple[int, ...]]] = [("kernel", (self.in_features, self.units))]
+        if self.bias is not None:
+            expected.append(("bias", (self.units,)))
+        arrays = _check_keras_weights(self.name, weights, expected)
+        _assign(self.weight, arrays[0].T)
+        if self.bias is not None:
+            _assign(self.bias, arrays[1])
+
+    def keras_param_counts(self) -> tuple[int, int]:
+        """`(trainable, non_trainable)` parameter counts, as Keras's `count_params` splits them.
+
+        Example:
+            >>> Dense(2, input_dim=3).keras_param_counts()
+            (8, 0)
+        """
+        return _keras_param_counts(self)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Dense:

@@ -1,0 +1,108 @@
+"""What the adapters for user-made batches share: passes that can start early and always close.
+
+`sample_x()` needs one batch before training starts (to size lazy layers). Instead
+of fetching a batch twice (a `Sequence` index fetched twice would break "every
+index exactly once per epoch"), it starts the first pass, keeps that batch, and
+hands the same pass to the epoch iterator later. Every pass is a generator whose
+`finally` stops its workers; `close()` closes those still open, so nothing
+outlives fit/evaluate/predict, even after an error or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from fitorch.data.arrays import unpack_x_y_sample_weight
+from fitorch.data.standardize import ClassWeights
+
+
+class PassAdapter:
+    """Base for the generator, `Sequence` and torch data adapters (see `DataAdapter`)."""
+
+    reiterable = True
+    num_batches: int | None = None
+    source_name = "data"
+
+    def __init__(self, class_weight: Mapping[Any, Any] | None = None) -> None:
+        self._class_weights = ClassWeights(class_weight) if class_weight is not None else None
+        self._pending: Iterator[Any] | None = None  # started by sample_x, not handed out yet
+        self._sample: Any = None
+        self._live: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    # -- what subclasses provide
+    def _open_pass(self) -> Iterator[Any]:
+        """A new pass of standardized batches (tensors, Keras's packing)."""
+        raise NotImplementedError
+
+    def _begin_pass(self) -> None:
+        """Called before a new pass starts (a `Sequence`'s `on_epoch_begin`)."""
+
+    # -- the DataAdapter protocol
+    def on_epoch_begin(self) -> None:
+        if self._pending is None:
+            self._begin_pass()
+
+    def on_epoch_end(self) -> None:
+        """Nothing by default; a `Sequence` runs its `on_epoch_end` here."""
+
+    def batches(self) -> Iterator[Any]:
+        if self._pending is not None:
+            started, self._pending = self._pending, None
+            return started
+        return self._track(self._open_pass())
+
+    def sample_x(self) -> Any:
+        if self._sample is None:
+            self._begin_pass()
+            it = self._track(self._open_pass())
+            try:
+                first = next(it)
+            except StopIteration:
+                raise ValueError(
+                    f"The {self.source_name} produced no batches; it must yield at least one. "
+                    f"Received: an empty {self.source_name}"
+                ) from None
+            self._sample = first
+            self._pending = _prepend(first, it)
+            self._live.add(self._pending)
+        x, _, _ = unpack_x_y_sample_weight(self._sample)
+        return x
+
+    def targets(self) -> Any:
+        return None  # not in memory: read batch by batch
+
+    @property
+    def has_targets(self) -> bool | None:
+        return None  # unknown before the batches are read
+
+    def close(self) -> None:
+        """Close every open pass, which stops and reaps its worker threads or processes."""
+        self._pending = None
+        for open_pass in list(self._live):
+            open_pass.close()
+
+    # -- helpers
+    def _track(self, batches: Iterator[Any]) -> Iterator[Any]:
+        weighted = self._weighted(batches)
+        self._live.add(weighted)
+        return weighted
+
+    def _weighted(self, batches: Iterator[Any]) -> Iterator[Any]:
+        weigh = self._class_weights
+        try:
+            if weigh is None:
+                yield from batches
+            else:
+                for batch in batches:
+                    yield weigh(batch)
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+
+def _prepend(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest

@@ -1,0 +1,173 @@
+"""torch `Dataset` (map-style and iterable) and `DataLoader` inputs.
+
+A map-style Dataset holds samples: fitorch batches it with `batch_size` (shuffled
+per epoch as arrays are) and collates with torch's `default_collate`, on worker
+threads or processes. An `IterableDataset` is batched by a `DataLoader` (with
+processes, torch's rule applies: each worker runs its own copy of the iterator,
+so shard with `torch.utils.data.get_worker_info()`). A `DataLoader` is used as
+given: its own batch size, sampler and workers.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, IterableDataset, default_collate
+
+from fitorch.data.passes import PassAdapter
+from fitorch.data.standardize import standardize_batch
+from fitorch.data.workers import (
+    WorkerConfig,
+    derive_seed,
+    iterate_loader,
+    ordered_map,
+    prefetch_thread,
+    process_loader,
+)
+
+DATALOADER_WORKERS_WARNING = (
+    "`workers`, `use_multiprocessing` and `max_queue_size` do not apply to a torch "
+    "DataLoader, which is used as given: set `num_workers` and `prefetch_factor` on it."
+)
+
+
+def is_dataloader(x: Any) -> bool:
+    return isinstance(x, DataLoader)
+
+
+def is_torch_dataset(x: Any) -> bool:
+    return isinstance(x, Dataset)
+
+
+class DatasetBatches(Dataset):
+    """A map-style dataset of samples seen as a map of batches: key = the samples' indices."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+        self._getitems = getattr(dataset, "__getitems__", None)
+
+    def __getitem__(self, indices: list[int]) -> Any:
+        # `__getitems__` is torch's batched fetch, when the dataset has one.
+        samples = (self._getitems(indices) if self._getitems is not None
+                   else [self.dataset[i] for i in indices])
+        return standardize_batch(default_collate(samples), "Dataset")
+
+
+class DatasetAdapter(PassAdapter):
+    """Batches of a map-style torch `Dataset`, shuffled like arrays, on threads or processes.
+
+    Example:
+        >>> adapter = DatasetAdapter(TensorDataset(x, y), batch_size=32, shuffle=True)
+    """
+
+    source_name = "Dataset"
+
+    def __init__(self, dataset: Any, *, batch_size: int | None = None, steps: int | None = None,
+                 shuffle: bool | str = False, class_weight: Mapping[Any, Any] | None = None,
+                 config: WorkerConfig | None = None) -> None:
+        super().__init__(class_weight)
+        try:
+            n = len(dataset)
+        except TypeError:
+            raise ValueError(
+                "A map-style torch Dataset must define `__len__`; for a stream of samples "
+                f"use an `IterableDataset`. Received: {type(dataset).__name__}"
+            ) from None
+        if n <= 0:
+            raise ValueError(
+                f"The Dataset is empty. Received: a {type(dataset).__name__} with len() = {n}"
+            )
+        if not batch_size:
+            batch_size = math.ceil(n / steps) if steps else 32
+        self.num_samples = n
+        self.batch_size = int(batch_size)
+        self.num_batches = math.ceil(n / self.batch_size)
+        self.shuffle = shuffle
+        self.config = config or WorkerConfig()
+        self._source = DatasetBatches(dataset)
+        self._passes = 0
+
+    def _batch_indices(self) -> list[list[int]]:
+        n, bs = self.num_samples, self.batch_size
+        if self.shuffle == "batch":
+            # Contiguous chunks in a new random order; the partial last chunk stays last.
+            full = n // bs
+            order = torch.randperm(full).tolist() + ([full] if n % bs else [])
+            return [list(range(b * bs, min(n, (b + 1) * bs))) for b in order]
+        perm = torch.randperm(n) if self.shuffle else torch.arange(n)
+        return [chunk.tolist() for chunk in perm.split(bs)]
+
+    def _open_pass(self) -> Iterator[Any]:
+        keys = self._batch_indices()
+        seed = derive_seed(self._passes) if self.config.mode == "processes" else 0
+        self._passes += 1
+        return ordered_map(self._source, keys, self.config, seed=seed)
+
+
+class DataLoaderAdapter(PassAdapter):
+    """Batches of a torch `DataLoader` (each pass is `iter(loader)`).
+
+    `owned=True` marks a loader fitorch made itself: its workers are always shut
+    down at the end of a pass. A user's loader with `persistent_workers=True` keeps
+    its workers, as the user asked.
+
+    Example:
+        >>> adapter = DataLoaderAdapter(DataLoader(ds, batch_size=64, num_workers=2))
+    """
+
+    source_name = "DataLoader"
+
+    def __init__(self, loader: DataLoader, *, class_weight: Mapping[Any, Any] | None = None,
+                 prefetch: int | None = None, owned: bool = False) -> None:
+        super().__init__(class_weight)
+        self.loader = loader
+        self.num_batches = _len_or_none(loader)
+        self._prefetch = prefetch  # a thread fetching this many batches ahead, if set
+        self._shut_down = owned or not loader.persistent_workers
+
+    def _open_pass(self) -> Iterator[Any]:
+        stream = _standardized(iterate_loader(self.loader, shut_down=self._shut_down))
+        if self._prefetch:
+            return prefetch_thread(stream, self._prefetch)
+        return stream
+
+
+def iterable_dataset_adapter(dataset: IterableDataset, *, batch_size: int | None,
+                             class_weight: Mapping[Any, Any] | None,
+                             config: WorkerConfig) -> DataLoaderAdapter:
+    """An `IterableDataset` batched by a DataLoader fitorch owns (processes or one thread)."""
+    bs = batch_size or 32
+    if config.mode == "processes":
+        loader = process_loader(dataset, batch_size=bs, config=config, seed=derive_seed(0))
+        return DataLoaderAdapter(loader, class_weight=class_weight, owned=True)
+    loader = DataLoader(dataset, batch_size=bs)
+    prefetch = config.max_queue_size if config.mode == "threads" else None
+    return DataLoaderAdapter(loader, class_weight=class_weight, prefetch=prefetch, owned=True)
+
+
+def dataloader_adapter(loader: DataLoader, *, class_weight: Mapping[Any, Any] | None,
+                       worker_args_given: bool) -> DataLoaderAdapter:
+    if worker_args_given:
+        warnings.warn(DATALOADER_WORKERS_WARNING, UserWarning, stacklevel=3)
+    return DataLoaderAdapter(loader, class_weight=class_weight)
+
+
+def _len_or_none(loader: DataLoader) -> int | None:
+    try:
+        return len(loader)
+    except TypeError:  # an IterableDataset without __len__
+        return None
+
+
+def _standardized(batches: Iterator[Any]) -> Iterator[Any]:
+    try:
+        for batch in batches:
+            yield standardize_batch(batch, "DataLoader")
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
