@@ -57,6 +57,13 @@ class DataSequence(ft.utils.Sequence):
     def on_epoch_end(self) -> None:
         self.epoch_ends += 1
 
+    # What on_epoch_begin/end change, for BackupAndRestore's exact resume.
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch_ends": self.epoch_ends, "epoch_begins": self.epoch_begins}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch_ends, self.epoch_begins = state["epoch_ends"], state["epoch_begins"]
+
 
 class CountingSequence(ft.utils.Sequence):
     """Records every fetch in shared memory: `counts[epoch * n + index]`, and the process.

@@ -9,7 +9,7 @@ with no structure walking per step.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -119,6 +119,7 @@ class CompiledLoss:
         # All the labels of the data about to be used, checked once against the number of
         # classes on the first batch (so a bad label in the last batch fails before step 1).
         self.labels_to_check: torch.Tensor | None = None
+        self.on_build: Callable[[], None] | None = None
         # Validate the specs now so a bad loss fails in compile(), not on the first batch.
         for spec in nest.flatten(loss):
             if spec is not None and not _is_crossentropy_alias(spec):
@@ -148,6 +149,8 @@ class CompiledLoss:
         self._active = active
         self._single = self.names is None
         self.built = True
+        if self.on_build is not None:
+            self.on_build()  # e.g. restore the per-output loss trackers of a resumed run
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> torch.Tensor:
         if not self.built:

@@ -152,6 +152,8 @@ class Model(nn.Module):
         # learning rate right after compile); it gets the parameters when they exist.
         self.optimizer = optimizer_spec if isinstance(optimizer_spec, torch.optim.Optimizer) \
             else None
+        if compiled_loss is not None:
+            compiled_loss.on_build = self._apply_pending_metric_states
         self._compiled_loss = compiled_loss
         self._compiled_metrics = compiled_metrics
         self._loss_tracker = metrics_module.Mean(name="loss")
@@ -321,6 +323,7 @@ class Model(nn.Module):
             if not cm.built:
                 cm.build(y_pred, self._compiled_loss)
                 self._results_view = None
+                self._apply_pending_metric_states()
             cm.update_state(y, y_pred, sample_weight)
         return self.get_metrics_result()
 
@@ -343,13 +346,35 @@ class Model(nn.Module):
         return list(self._metric_getters())
 
     def _metric_getters(self) -> dict[str, Callable[[], Any]]:
-        names: dict[str, Callable[[], Any]] = {}
+        return {key: m.result for key, m in self._named_metrics().items()}
+
+    def _named_metrics(self) -> dict[str, Any]:
+        """The metrics by log key (compiled metrics carry their `<output>_` prefixes)."""
+        named: dict[str, Any] = {}
         cm = self._compiled_metrics
         compiled = {id(m): key for key, m, _, _ in cm.entries} if cm is not None and cm.built \
             else {}
         for m in self.metrics:
-            names[compiled.get(id(m), m.name)] = m.result
-        return names
+            named[compiled.get(id(m), m.name)] = m
+        return named
+
+    def _metric_states(self) -> dict[str, Any]:
+        """Every metric's state by log key (exact resume: the epoch's running sums)."""
+        return {key: m.state_dict() for key, m in self._named_metrics().items()
+                if callable(getattr(m, "state_dict", None))}
+
+    def _load_metric_states(self, states: Mapping[str, Any]) -> None:
+        """Restore `_metric_states()`; metrics created on the first batch get theirs then."""
+        pending = dict(states)
+        for key, m in self._named_metrics().items():
+            if key in pending and callable(getattr(m, "load_state_dict", None)):
+                m.load_state_dict(pending.pop(key))
+        self.__dict__["_pending_metric_states"] = pending
+
+    def _apply_pending_metric_states(self) -> None:
+        pending = self.__dict__.get("_pending_metric_states")
+        if pending:
+            self._load_metric_states(pending)
 
     def get_metrics_result(self) -> Mapping[str, Any]:
         """The current metric values as a lazy mapping (name -> tensor on read)."""

@@ -18,6 +18,7 @@ from fitorch import checks, nest
 from fitorch.callbacks.callback_list import CallbackList
 from fitorch.data import EpochIterator
 from fitorch.device import sync_fn
+from fitorch.fit_state import FitState, set_rng_state
 from fitorch.logs import Logs, as_logs, materialize
 
 if TYPE_CHECKING:
@@ -76,17 +77,30 @@ def run_fit(
     spe = model._steps_per_execution
     model.stop_training = False
     training_logs: dict[str, Any] | None = None
+    state = FitState(model, cbs, train_iterator, epochs)
+    model.__dict__["_fit_state"] = state  # read by BackupAndRestore; never a submodule
     cbs.on_train_begin()
     try:
-        for epoch in range(initial_epoch, epochs):
+        # A restoring callback (BackupAndRestore) may have set where to continue.
+        resume, state.resume = state.resume, None
+        for epoch in range(resume["epoch"] if resume else initial_epoch, epochs):
+            state.epoch, state.step = epoch, -1
             model.reset_metrics()
             cbs.on_epoch_begin(epoch)
             model.train()
+            first_step = 0
+            if resume is not None:
+                first_step = resume["step"] + 1
+                train_iterator.resume(resume["data"])
+                model._load_metric_states(resume["metrics"])
+                set_rng_state(resume["rng"])
+                resume = None
             logs: Logs | None = None
-            for begin, end, batches in executions(train_iterator.epoch(), spe):
+            for begin, end, batches in executions(train_iterator.epoch(first_step), spe):
                 cbs.on_train_batch_begin(begin)
                 for batch in batches:
                     logs = as_logs(train_function(batch))
+                state.step = end
                 cbs.on_train_batch_end(end, logs)
                 if model.stop_training:
                     break
@@ -108,6 +122,7 @@ def run_fit(
         finalize = getattr(model.optimizer, "finalize_variable_values", None)
         if callable(finalize) and epochs > initial_epoch:
             finalize()
+        state.completed = True
     finally:
         # `on_train_end` always fires, also when a step or a callback raised.
         cbs.on_train_end(training_logs)

@@ -57,6 +57,9 @@ class CallbackList(Callback):
             self.callbacks.append(self.history)
         if add_progbar and not any(isinstance(cb, ProgbarLogger) for cb in self.callbacks):
             self.callbacks.append(ProgbarLogger())
+        # Callbacks that snapshot the others' state (BackupAndRestore) run after all of them,
+        # so a backup taken at an epoch end already holds that epoch's History entry etc.
+        self.callbacks.sort(key=lambda cb: bool(getattr(cb, "runs_last", False)))
         self._sync = sync
         self._build_dispatch()
         if model is not None:

@@ -53,6 +53,17 @@ class History(Callback):
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         self.epoch = []
 
+    def state_dict(self) -> dict[str, Any]:
+        """The values recorded so far (for `BackupAndRestore`)."""
+        return {"history": {k: list(v) for k, v in self.history.items()},
+                "epoch": list(self.epoch),
+                "epochs_of": {k: list(v) for k, v in self._epochs_of.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.history = {k: list(v) for k, v in state["history"].items()}
+        self.epoch = [int(e) for e in state["epoch"]]
+        self._epochs_of = {k: [int(e) for e in v] for k, v in state["epochs_of"].items()}
+
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         self.epoch.append(epoch)
         for name, value in (logs if logs is not None else {}).items():

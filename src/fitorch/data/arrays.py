@@ -410,50 +410,67 @@ class ArrayDataAdapter:
     def has_targets(self) -> bool:
         return self.y is not None
 
-    def batches(self) -> Iterator[Any]:
-        """One pass over the data as Keras-packed batches: `x`, `(x,)`, `(x, y)`, `(x, y, sw)`."""
-        if self._on_disk:
-            yield from self._disk_batches()
-            return
-        n, bs = self.num_samples, self.batch_size
-        flat = self._flat
-        if self.shuffle == "batch":
-            for b in _chunk_order(n, bs):
-                sl = slice(b * bs, min(n, (b + 1) * bs))
-                yield self._pack([None if t is None else t[sl] for t in flat])
-        elif self.shuffle:
-            perm = torch.randperm(n)
-            for start in range(0, n, bs):
-                idx = perm[start : start + bs]
-                yield self._pack([None if t is None else t.index_select(0, idx) for t in flat])
-        else:
-            for start in range(0, n, bs):
-                sl = slice(start, start + bs)
-                yield self._pack([None if t is None else t[sl] for t in flat])
+    resumable = True  # a pass can restart at any batch (BackupAndRestore)
 
-    def _disk_batches(self) -> Iterator[Any]:
+    def position_state(self) -> dict[str, Any]:
+        """Nothing beyond the RNG state the epoch iterator keeps: the order is drawn from it."""
+        return {}
+
+    def load_position_state(self, state: dict[str, Any]) -> None:
+        """Nothing to restore for arrays (see `position_state`)."""
+
+    def batches(self, skip: int = 0) -> Iterator[Any]:
+        """One pass over the data as Keras-packed batches: `x`, `(x,)`, `(x, y)`, `(x, y, sw)`.
+
+        The pass's order is drawn now, not on the first `next()`, so that an exact resume
+        can set the RNG, start the pass, and set the RNG again. `skip` batches of the pass
+        are passed over without being read.
+        """
+        if self._on_disk:
+            return self._disk_batches(skip)
+        n, bs = self.num_samples, self.batch_size
+        if self.shuffle == "batch":
+            return self._chunk_batches(_chunk_order(n, bs)[skip:])
+        if self.shuffle:
+            return self._perm_batches(torch.randperm(n), skip)
+        return self._chunk_batches(range(skip, -(-n // bs)))
+
+    def _chunk_batches(self, chunks: Any) -> Iterator[Any]:
+        n, bs, flat = self.num_samples, self.batch_size, self._flat
+        for b in chunks:
+            sl = slice(b * bs, min(n, (b + 1) * bs))
+            yield self._pack([None if t is None else t[sl] for t in flat])
+
+    def _perm_batches(self, perm: torch.Tensor, skip: int) -> Iterator[Any]:
+        n, bs, flat = self.num_samples, self.batch_size, self._flat
+        for start in range(skip * bs, n, bs):
+            idx = perm[start : start + bs]
+            yield self._pack([None if t is None else t.index_select(0, idx) for t in flat])
+
+    def _disk_batches(self, skip: int = 0) -> Iterator[Any]:
         """As `batches`, with out-of-core leaves read per batch (same order, same RNG use)."""
         n, bs = self.num_samples, self.batch_size
-        flat = self._flat
-
-        def rows(a: int, b: int) -> list[Any]:
-            return [None if t is None else t.read(a, b) if isinstance(t, DiskArray) else t[a:b]
-                    for t in flat]
-
         if self.shuffle == "batch":
-            for b in _chunk_order(n, bs):
-                yield self._pack(rows(b * bs, min(n, (b + 1) * bs)))
-        elif self.shuffle:
-            perm = torch.randperm(n)
-            perm_np = perm.numpy()
-            for start in range(0, n, bs):
-                idx, idx_np = perm[start : start + bs], perm_np[start : start + bs]
-                yield self._pack([
-                    None if t is None else t.take(idx_np) if isinstance(t, DiskArray)
-                    else t.index_select(0, idx) for t in flat])
-        else:
-            for start in range(0, n, bs):
-                yield self._pack(rows(start, min(n, start + bs)))
+            return self._disk_rows(order=_chunk_order(n, bs)[skip:])
+        if self.shuffle:
+            return self._disk_gather(torch.randperm(n), skip)
+        return self._disk_rows(order=range(skip, -(-n // bs)))
+
+    def _disk_rows(self, order: Any) -> Iterator[Any]:
+        n, bs, flat = self.num_samples, self.batch_size, self._flat
+        for b in order:
+            a, e = b * bs, min(n, (b + 1) * bs)
+            yield self._pack([None if t is None else t.read(a, e) if isinstance(t, DiskArray)
+                              else t[a:e] for t in flat])
+
+    def _disk_gather(self, perm: torch.Tensor, skip: int) -> Iterator[Any]:
+        n, bs, flat = self.num_samples, self.batch_size, self._flat
+        perm_np = perm.numpy()
+        for start in range(skip * bs, n, bs):
+            idx, idx_np = perm[start : start + bs], perm_np[start : start + bs]
+            yield self._pack([
+                None if t is None else t.take(idx_np) if isinstance(t, DiskArray)
+                else t.index_select(0, idx) for t in flat])
 
     def _pack(self, leaves: list[Any]) -> Any:
         x, y, sw = nest.pack_as(self._structure, leaves)

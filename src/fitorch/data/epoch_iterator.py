@@ -8,6 +8,7 @@ Keras does, and moves each batch to the model's device.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -48,6 +49,8 @@ class EpochIterator:
         self._move = device is not None and device.type != "cpu"
         self._pass: Iterator[Any] | None = None
         self._steps_in_pass = 0
+        self._pass_rng: torch.Tensor | None = None  # torch's RNG just before this pass began
+        self._resumed = False  # a pass restored by `resume()` waits for the next epoch
         self.exhausted = False
 
     def data_exhausted(self, epoch: int, epochs: int) -> bool:
@@ -80,22 +83,59 @@ class EpochIterator:
         if getattr(self.adapter, "reiterable", False):
             self._pass = None
 
-    def _new_pass(self) -> Iterator[Any]:
+    def _new_pass(self, skip: int = 0) -> Iterator[Any]:
         self.adapter.on_epoch_begin()
-        self._steps_in_pass = 0
-        return iter(self.adapter.batches())
+        self._steps_in_pass = skip
+        # The pass draws its order from torch's RNG as it starts: this state and the number
+        # of batches taken are all an exact resume needs to take the same batches again.
+        rng = torch.get_rng_state()
+        batches = iter(self.adapter.batches(skip=skip) if skip else self.adapter.batches())
+        earlier = getattr(self.adapter, "last_pass_rng", None)  # order drawn before (sample_x)
+        self._pass_rng = earlier if earlier is not None else rng
+        return batches
 
-    def epoch(self) -> Iterator[tuple[int, Any]]:
-        """One epoch of `(step, batch)`; batches already on the target device."""
+    def state(self) -> dict[str, Any]:
+        """Where the data stands: enough for `resume()` in a new process to continue exactly."""
+        position = getattr(self.adapter, "position_state", None)
+        return {
+            "in_pass": self._pass is not None,
+            "steps_in_pass": self._steps_in_pass,
+            "pass_rng": self._pass_rng,
+            "adapter": position() if callable(position) else {},
+        }
+
+    def resume(self, state: dict[str, Any]) -> None:
+        """Continue from `state()`; the current RNG state is kept (the caller restores it)."""
+        reopen = bool(state.get("in_pass")) and state.get("pass_rng") is not None
+        load = getattr(self.adapter, "load_position_state", None)
+        if callable(load):
+            if reopen and "reopen_current" in inspect.signature(load).parameters:
+                load(state.get("adapter", {}), reopen_current=True)
+            else:
+                load(state.get("adapter", {}))
+        self._pass = None
+        if reopen:
+            rng_now = torch.get_rng_state()
+            torch.set_rng_state(state["pass_rng"])
+            self._pass = self._new_pass(skip=int(state["steps_in_pass"]))
+            torch.set_rng_state(rng_now)
+            self._resumed = True
+
+    def epoch(self, first_step: int = 0) -> Iterator[tuple[int, Any]]:
+        """One epoch of `(step, batch)`; batches already on the target device.
+
+        `first_step > 0` continues an epoch resumed mid-way (see `resume`).
+        """
         data_batches = getattr(self.adapter, "num_batches", None)
         reiterable = getattr(self.adapter, "reiterable", False)
         if self.exhausted and not reiterable:
             warnings.warn(OUT_OF_DATA_WARNING, UserWarning, stacklevel=3)
             return
-        if self.steps_per_epoch is None or self._pass is None:
+        resumed, self._resumed = self._resumed, False
+        if self._pass is None or (self.steps_per_epoch is None and not resumed):
             self._pass = self._new_pass()
         steps = self.steps_per_epoch
-        step = 0
+        step = first_step
         while steps is None or step < steps:
             try:
                 batch = next(self._pass)

@@ -56,7 +56,7 @@ class GeneratorAdapter(PassAdapter):
         self._source = source
         self._started = False
 
-    def _open_pass(self) -> Iterator[Any]:
+    def _open_pass(self, skip: int = 0) -> Iterator[Any]:
         if self._one_shot:
             if self._started:
                 return iter(())  # a generator runs once: nothing is left for a new pass

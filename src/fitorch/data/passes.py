@@ -14,6 +14,8 @@ import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import torch
+
 from fitorch.data.arrays import unpack_x_y_sample_weight
 from fitorch.data.standardize import ClassWeights
 
@@ -22,6 +24,8 @@ class PassAdapter:
     """Base for the generator, `Sequence` and torch data adapters (see `DataAdapter`)."""
 
     reiterable = True
+    #: whether a pass can restart at any batch with the same order (BackupAndRestore)
+    resumable = False
     num_batches: int | None = None
     source_name = "data"
 
@@ -30,10 +34,14 @@ class PassAdapter:
         self._pending: Iterator[Any] | None = None  # started by sample_x, not handed out yet
         self._sample: Any = None
         self._live: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._pending_rng: torch.Tensor | None = None
+        #: torch's RNG state when the pass last handed out by `batches()` drew its order,
+        #: when that was before `batches()` (a pass started by `sample_x`)
+        self.last_pass_rng: torch.Tensor | None = None
 
     # -- what subclasses provide
-    def _open_pass(self) -> Iterator[Any]:
-        """A new pass of standardized batches (tensors, Keras's packing)."""
+    def _open_pass(self, skip: int = 0) -> Iterator[Any]:
+        """A new pass of standardized batches (tensors, Keras's packing), `skip` passed over."""
         raise NotImplementedError
 
     def _begin_pass(self) -> None:
@@ -47,14 +55,40 @@ class PassAdapter:
     def on_epoch_end(self) -> None:
         """Nothing by default; a `Sequence` runs its `on_epoch_end` here."""
 
-    def batches(self) -> Iterator[Any]:
-        if self._pending is not None:
+    def batches(self, skip: int = 0) -> Iterator[Any]:
+        if self._pending is not None and not skip:
             started, self._pending = self._pending, None
+            # This pass drew its order in sample_x(): its RNG state is from then.
+            self.last_pass_rng = self._pending_rng
             return started
-        return self._track(self._open_pass())
+        self._drop_pending()
+        self.last_pass_rng = None
+        return self._track(self._open_pass(skip))
+
+    def position_state(self) -> dict[str, Any]:
+        """What a resumed run needs besides the RNG state to repeat this data's passes."""
+        return {"passes": getattr(self, "_passes", 0)}
+
+    def load_position_state(self, state: dict[str, Any], reopen_current: bool = False) -> None:
+        """Restore `position_state()`; a pass started early by `sample_x` is dropped.
+
+        `reopen_current`: the pass under way at the capture is about to be opened again,
+        so it must get the same pass number (its workers' seeds derive from it).
+        """
+        self._drop_pending()
+        if hasattr(self, "_passes"):
+            self._passes = int(state.get("passes", 0)) - (1 if reopen_current else 0)
+
+    def _drop_pending(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            close = getattr(pending, "close", None)
+            if close is not None:
+                close()
 
     def sample_x(self) -> Any:
         if self._sample is None:
+            self._pending_rng = torch.get_rng_state()  # the pass draws its order now
             self._begin_pass()
             it = self._track(self._open_pass())
             try:

@@ -155,6 +155,7 @@ class SequenceAdapter(PassAdapter):
     """
 
     source_name = "Sequence"
+    resumable = True
 
     def __init__(self, sequence: Any, *, shuffle: bool | str = False,
                  class_weight: Mapping[Any, Any] | None = None,
@@ -192,15 +193,16 @@ class SequenceAdapter(PassAdapter):
         if end is not None:
             end()
 
-    def _open_pass(self) -> Iterator[Any]:
+    def _open_pass(self, skip: int = 0) -> Iterator[Any]:
         n = self.num_batches
         keys: Any
         if n is None:
-            keys = itertools.count()
+            keys = itertools.count(skip)
         elif self.shuffle:
-            keys = torch.randperm(n).tolist()  # torch's global RNG: manual_seed reproduces it
+            # torch's global RNG: manual_seed reproduces it
+            keys = torch.randperm(n).tolist()[skip:]
         else:
-            keys = range(n)
+            keys = range(skip, n)
         seed = derive_seed(self._passes) if self.config.mode == "processes" else 0
         self._passes += 1
         return ordered_map(self._source, keys, self.config, seed=seed)

@@ -64,6 +64,8 @@ class DatasetAdapter(PassAdapter):
         >>> adapter = DatasetAdapter(TensorDataset(x, y), batch_size=32, shuffle=True)
     """
 
+    resumable = True
+
     source_name = "Dataset"
 
     def __init__(self, dataset: Any, *, batch_size: int | None = None, steps: int | None = None,
@@ -101,8 +103,8 @@ class DatasetAdapter(PassAdapter):
         perm = torch.randperm(n) if self.shuffle else torch.arange(n)
         return [chunk.tolist() for chunk in perm.split(bs)]
 
-    def _open_pass(self) -> Iterator[Any]:
-        keys = self._batch_indices()
+    def _open_pass(self, skip: int = 0) -> Iterator[Any]:
+        keys = self._batch_indices()[skip:]
         seed = derive_seed(self._passes) if self.config.mode == "processes" else 0
         self._passes += 1
         return ordered_map(self._source, keys, self.config, seed=seed)
@@ -129,7 +131,9 @@ class DataLoaderAdapter(PassAdapter):
         self._prefetch = prefetch  # a thread fetching this many batches ahead, if set
         self._shut_down = owned or not loader.persistent_workers
 
-    def _open_pass(self) -> Iterator[Any]:
+    def _open_pass(self, skip: int = 0) -> Iterator[Any]:
+        # Not resumable: a user's DataLoader owns its sampler and order; `skip` is never
+        # asked for (BackupAndRestore refuses such data before training).
         stream = _standardized(iterate_loader(self.loader, shut_down=self._shut_down))
         if self._prefetch:
             return prefetch_thread(stream, self._prefetch)

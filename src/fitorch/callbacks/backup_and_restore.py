@@ -1,0 +1,228 @@
+"""`BackupAndRestore`: resume an interrupted `fit()` exactly where the last backup was taken.
+
+A backup holds the weights, the optimizer state, the position in the data (the
+epoch, the step, the RNG state that drew the current shuffle order and how many
+batches of it were used), the random number generators, the running metric
+state, and every callback's `state_dict()` (History, EarlyStopping, ...). Run
+the same script again after a crash: training continues from that batch and
+ends with the weights an uninterrupted run would have had, bit for bit.
+
+The backup is one safetensors file (tensors) with a JSON document in its
+metadata: loading it runs no code. Writes are atomic (temporary file, fsync,
+rename), so a crash while writing leaves the previous backup intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from fitorch.callbacks.callback import Callback
+from fitorch.saving import codec
+from fitorch.saving.atomic import atomic_path
+from fitorch.saving.safetensors_io import read_safetensors, write_safetensors
+from fitorch.saving.state import state_tensors
+
+FORMAT = "fitorch-backup"
+VERSION = "1"
+
+
+class BackupAndRestore(Callback):
+    """Back up training state regularly; on restart, continue from the last backup.
+
+    Args:
+        backup_dir: Directory of the backup files (created if missing; must be writable).
+        save_freq: `"epoch"` (after every epoch) or an int: every that many batches.
+        delete_checkpoint: Delete the backup when training finishes normally.
+        double_checkpoint: Keep the previous backup too; if the latest cannot be read,
+            resume from the previous one (with a warning) instead of failing.
+
+    Example:
+        >>> model.fit(x, y, epochs=10,
+        ...           callbacks=[BackupAndRestore("/tmp/backup", save_freq=100)])
+    """
+
+    #: dispatched after every other callback (see CallbackList)
+    runs_last = True
+
+    def __init__(self, backup_dir: str | os.PathLike[str], save_freq: str | int = "epoch",
+                 delete_checkpoint: bool = True, double_checkpoint: bool = False) -> None:
+        super().__init__()
+        if not backup_dir:
+            raise ValueError(f"`backup_dir` is required. Received: backup_dir={backup_dir!r}")
+        if save_freq != "epoch" and (
+                not isinstance(save_freq, int) or isinstance(save_freq, bool) or save_freq < 1):
+            raise ValueError(
+                "`save_freq` must be 'epoch' or a positive int (a number of batches). "
+                f"Received: save_freq={save_freq!r}"
+            )
+        self.backup_dir = os.fspath(backup_dir)
+        self.save_freq = save_freq
+        self.delete_checkpoint = bool(delete_checkpoint)
+        self.double_checkpoint = bool(double_checkpoint)
+        self.path = os.path.join(self.backup_dir, "latest.backup")
+        self.previous_path = os.path.join(self.backup_dir, "previous.backup")
+        self._batches_seen = 0
+
+    # -- hooks ---------------------------------------------------------------
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        state = self._fit_state()
+        self._check_data(state)
+        self._batches_seen = 0
+        if os.path.exists(self.path) or (self.double_checkpoint
+                                         and os.path.exists(self.previous_path)):
+            self._restore(state)
+        else:
+            self._check_writable()
+
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        if isinstance(self.save_freq, int):
+            self._batches_seen += 1
+            if self._batches_seen % self.save_freq == 0:
+                self._backup(at_epoch_end=False)
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        if self.save_freq == "epoch":
+            self._backup(at_epoch_end=True)
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        state = self.model.__dict__.get("_fit_state")
+        # Only a run that finished (not one ended by an exception) removes its backup.
+        if self.delete_checkpoint and state is not None and state.completed:
+            for path in (self.path, self.previous_path):
+                if os.path.exists(path):
+                    os.remove(path)
+
+    # -- backup --------------------------------------------------------------
+    def _fit_state(self) -> Any:
+        state = self.model.__dict__.get("_fit_state") if self.model is not None else None
+        if state is None:
+            raise ValueError("BackupAndRestore only works inside `fit()`.")
+        return state
+
+    def _check_data(self, state: Any) -> None:
+        adapter = state.train_iterator.adapter
+        if not getattr(adapter, "resumable", False):
+            raise ValueError(
+                "BackupAndRestore cannot resume this training data at the same position: "
+                f"{type(adapter).__name__} ({getattr(adapter, 'source_name', 'data')}) has no "
+                "order that can be replayed (a generator, an iterable dataset or a user "
+                "DataLoader). Use arrays, a `fitorch.utils.Sequence` or a map-style torch "
+                "Dataset to get exact resumption."
+            )
+        sequence = getattr(adapter, "sequence", None)
+        if sequence is not None and _overrides_epoch_end(sequence) and not callable(
+                getattr(sequence, "state_dict", None)):
+            raise ValueError(
+                f"BackupAndRestore cannot restore the state of {type(sequence).__name__}: it "
+                "changes itself in `on_epoch_end`. Give it `state_dict()` and "
+                "`load_state_dict(state)` methods (returning / taking what `on_epoch_end` "
+                "changes) so a resumed run sees the same batches."
+            )
+
+    def _check_writable(self) -> None:
+        try:
+            os.makedirs(self.backup_dir, exist_ok=True)
+            probe = os.path.join(self.backup_dir, ".write-test")
+            with open(probe, "w") as f:
+                f.write("ok")
+            os.remove(probe)
+        except OSError as e:
+            raise ValueError(
+                f"The backup directory {self.backup_dir!r} is not writable ({e.strerror}). "
+                f"Received: backup_dir={self.backup_dir!r}"
+            ) from None
+
+    def _backup(self, at_epoch_end: bool) -> None:
+        state = self._fit_state()
+        fit = state.capture(at_epoch_end)
+        sequence = getattr(state.train_iterator.adapter, "sequence", None)
+        if sequence is not None and callable(getattr(sequence, "state_dict", None)):
+            fit["sequence"] = sequence.state_dict()
+        tensors: dict[str, torch.Tensor] = {}
+        model_tensors = state_tensors(self.model)
+        for key, value in model_tensors.items():
+            tensors[f"model/{key}"] = value
+        optimizer = self.model.optimizer
+        doc = {
+            "fit": codec.encode(fit, tensors, "fit"),
+            "optimizer": (codec.encode(optimizer.state_dict(), tensors, "optimizer")
+                          if optimizer is not None else None),
+            "fingerprint": _fingerprint(model_tensors),
+        }
+        metadata = {"format": FORMAT, "version": VERSION, "doc": json.dumps(doc)}
+        os.makedirs(self.backup_dir, exist_ok=True)
+        if self.double_checkpoint and os.path.exists(self.path):
+            os.replace(self.path, self.previous_path)
+        with atomic_path(self.path) as tmp:
+            write_safetensors(tensors, tmp, metadata=metadata)
+
+    # -- restore -------------------------------------------------------------
+    def _restore(self, state: Any) -> None:
+        try:
+            tensors, doc = _read(self.path)
+        except (ValueError, FileNotFoundError) as e:
+            if not (self.double_checkpoint and os.path.exists(self.previous_path)):
+                raise
+            import warnings
+
+            warnings.warn(f"The latest backup could not be read ({e}); resuming from the "
+                          "previous one.", UserWarning, stacklevel=3)
+            tensors, doc = _read(self.previous_path)
+        model_tensors = state_tensors(self.model)
+        if doc["fingerprint"] != _fingerprint(model_tensors):
+            saved = {k: tuple(v) for k, v in doc["fingerprint"]}
+            ours = {k: tuple(v) for k, v in _fingerprint(model_tensors)}
+            diff = sorted(set(saved.items()) ^ set(ours.items()))[:6]
+            raise ValueError(
+                f"The backup in {self.backup_dir!r} was made by a different model (weights that "
+                f"differ: {diff}). Delete it or use another backup_dir to start afresh."
+            )
+        with torch.no_grad():
+            for key, value in model_tensors.items():
+                value.copy_(tensors[f"model/{key}"])
+        if doc["optimizer"] is not None and self.model.optimizer is not None:
+            self.model.optimizer.load_state_dict(codec.decode(doc["optimizer"], tensors))
+        fit = codec.decode(doc["fit"], tensors)
+        if fit["epochs"] > state.epochs:
+            raise ValueError(
+                f"The backup was made by a fit with epochs={fit['epochs']}, this one has "
+                f"epochs={state.epochs}."
+            )
+        sequence = getattr(state.train_iterator.adapter, "sequence", None)
+        if "sequence" in fit and sequence is not None:
+            sequence.load_state_dict(fit["sequence"])
+        state.restore(fit)
+
+
+def _read(path: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    import safetensors
+
+    tensors = read_safetensors(path)
+    try:
+        with safetensors.safe_open(path, framework="pt") as f:
+            metadata = f.metadata() or {}
+        if metadata.get("format") != FORMAT:
+            raise ValueError("not a fitorch backup")
+        doc = json.loads(metadata["doc"])
+    except (KeyError, json.JSONDecodeError, ValueError, OSError) as e:
+        raise ValueError(
+            f"The backup {path!r} is corrupted or not a fitorch backup ({e}). Delete it to "
+            "start afresh."
+        ) from None
+    return tensors, doc
+
+
+def _fingerprint(tensors: Mapping[str, torch.Tensor]) -> list[list[Any]]:
+    return [[k, list(v.shape)] for k, v in tensors.items()]
+
+
+def _overrides_epoch_end(sequence: Any) -> bool:
+    from fitorch.data.sequence import Sequence
+
+    method = getattr(type(sequence), "on_epoch_end", None)
+    return method is not None and method is not getattr(Sequence, "on_epoch_end", None)
