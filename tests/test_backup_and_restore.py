@@ -4,6 +4,7 @@ interrupted (weights, optimizer state, History), for arrays and for a Sequence o
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +32,14 @@ def outcome(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     return read_safetensors(str(path)), meta
 
 
-@pytest.mark.parametrize("data,kills", [("arrays", [5, 12]), ("sequence", [10])])
+def kill_points(seeds: list[int], total: int) -> list[int]:
+    """Random batches to die at (seeded, so a failure can be replayed)."""
+    return [random.Random(seed).randint(1, total - 1) for seed in seeds]
+
+
+# arrays: 6 batches/epoch x 3 epochs (+ validation); Sequence: 9 x 3 on 2 worker processes
+@pytest.mark.parametrize("data,kills", [("arrays", kill_points([0, 1, 2], 18)),
+                                        ("sequence", kill_points([5, 7], 27))])
 def test_killed_run_resumes_to_the_same_result(tmp_path, data, kills):
     reference = run(data, "-", str(tmp_path / "reference.out"))
     assert reference.returncode == 0, reference.stderr[-3000:]
