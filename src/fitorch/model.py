@@ -164,6 +164,7 @@ class Model(nn.Module):
         # Kept out of `_modules` (plain __dict__ entry): registering the compiled wrapper
         # as a submodule would make the model contain itself.
         self.__dict__["_compiled_call"] = None
+        self.__dict__["_compiled_step"] = None
         self._results_view = None
         self.compiled = True
         if not self._needs_build():
@@ -231,6 +232,23 @@ class Model(nn.Module):
             self.__dict__["_compiled_call"] = compiled
         return compiled
 
+    def _compiled_train_forward(self) -> Callable[..., Any] | None:
+        """With `jit_compile=True`: forward + loss compiled as one graph (AOTAutograd compiles
+        its backward too). The first step runs eagerly: it builds the compiled loss and
+        metrics (Python state that should not be traced); compiled steps follow."""
+        if not self._jit_compile or self._compiled_loss is None or not self._compiled_loss.built:
+            return None
+        compiled = self.__dict__.get("_compiled_step")
+        if compiled is None:
+            model = self
+
+            def forward_and_loss(x: Any, y: Any, sample_weight: Any) -> tuple[Any, Any]:
+                return step.forward_and_loss(model, x, y, sample_weight)
+
+            compiled = torch.compile(forward_and_loss, dynamic=None)
+            self.__dict__["_compiled_step"] = compiled
+        return compiled
+
     @property
     def _forward_takes_training(self) -> bool:
         if self._training_arg is None:
@@ -288,7 +306,8 @@ class Model(nn.Module):
                 "`y`. Received: y=None"
             )
         loss = self._compiled_loss(y, y_pred, sample_weight)
-        extra = self.losses
+        # Most models have no regularizers: after the first step that costs one check.
+        extra = self.losses if self._regularized is None or self._regularized else None
         if extra:
             loss = loss + torch.stack([t.sum() for t in extra]).sum()
         return loss

@@ -39,16 +39,27 @@ def batch_size_of(x: Any) -> int:
     return int(next(t for t in nest.flatten(x) if t is not None).shape[0])
 
 
+def forward_and_loss(model: Model, x: Any, y: Any, sample_weight: Any) -> tuple[Any, Any]:
+    """The forward pass and the loss: with `jit_compile=True`, one compiled graph."""
+    y_pred = call_model(model, x, training=True, compiled=False)
+    return y_pred, model.compute_loss(x, y, y_pred, sample_weight, training=True)
+
+
 def train_step(model: Model, data: Any) -> Any:
     x, y, sample_weight = unpack_x_y_sample_weight(data)
-    y_pred = call_model(model, x, training=True)
-    loss = model.compute_loss(x, y, y_pred, sample_weight, training=True)
+    compiled = model._compiled_train_forward()
+    if compiled is not None:
+        y_pred, loss = compiled(x, y, sample_weight)
+    else:
+        y_pred = call_model(model, x, training=True)
+        loss = model.compute_loss(x, y, y_pred, sample_weight, training=True)
     optimizer = model.optimizer
     if optimizer_ready(optimizer):  # not built: nothing to train, the step still reports the loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        model.apply_constraints()
+        if model._constrained is None or model._constrained:  # usually empty: skip the call
+            model.apply_constraints()
     with torch.no_grad():
         model._loss_tracker.update_state(loss.detach(), sample_weight=batch_size_of(x))
         return model.compute_metrics(x, y, y_pred, sample_weight)

@@ -380,6 +380,7 @@ class ArrayDataAdapter:
         # walking the structure for every batch.
         self._flat = [t for t in nest.flatten((self.x, self.y, self.sample_weight))]
         self._structure = (self.x, self.y, self.sample_weight)
+        self._plain = not any(nest.is_nested(part) for part in self._structure)
         self._on_disk = any(isinstance(t, DiskArray) for t in self._flat)
 
     def on_epoch_begin(self) -> None:
@@ -473,7 +474,10 @@ class ArrayDataAdapter:
                 else t.index_select(0, idx) for t in flat])
 
     def _pack(self, leaves: list[Any]) -> Any:
-        x, y, sw = nest.pack_as(self._structure, leaves)
+        if self._plain:  # x, y, sw are single arrays (or None): no structure to walk
+            x, y, sw = leaves
+        else:
+            x, y, sw = nest.pack_as(self._structure, leaves)
         return pack_x_y_sample_weight(x, y, sw)
 
 
