@@ -50,8 +50,8 @@ def train_step(model: Model, data: Any) -> Any:
     compiled = model._compiled_train_forward()
     if compiled is not None:
         y_pred, loss = compiled(x, y, sample_weight)
-    else:
-        y_pred = call_model(model, x, training=True)
+    else:  # eager (also the first step under jit_compile, which builds loss and metrics)
+        y_pred = call_model(model, x, training=True, compiled=False)
         loss = model.compute_loss(x, y, y_pred, sample_weight, training=True)
     optimizer = model.optimizer
     if optimizer_ready(optimizer):  # not built: nothing to train, the step still reports the loss

@@ -8,7 +8,7 @@ epoch logs (one sync per epoch) -> validation -> History.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -197,4 +197,4 @@ def step_logs_to_list(logs: Mapping[str, Any], names: list[str]) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-__all__ = ["Callable", "run_evaluate", "run_fit", "run_predict"]
+__all__ = ["make_callbacks", "run_evaluate", "run_fit", "run_predict"]
