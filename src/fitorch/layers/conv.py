@@ -31,8 +31,8 @@ from fitorch.layers.core import (
     _assign,
     _check_keras_weights,
     _first_shape,
-    _get_initializer,
     _keras_param_counts,
+    _KernelOptions,
     _penalties,
     _project,
     _require_built,
@@ -114,7 +114,7 @@ def _torch_pad(pads: Sequence[tuple[int, int]]) -> tuple[int, ...]:
     return tuple(p for before_after in reversed(pads) for p in before_after)
 
 
-class _Conv(LazyModuleMixin, nn.Module):
+class _Conv(_KernelOptions, LazyModuleMixin, nn.Module):
     """Shared body of `Conv1D` / `Conv2D` (`rank` spatial axes)."""
 
     rank = 0
@@ -176,20 +176,11 @@ class _Conv(LazyModuleMixin, nn.Module):
         self.padding = self_padding
         self.dilation_rate = self_dilation
         self.groups = groups
-        self.activation = activations.get(activation)
-        self._activation_fn = None if self.activation is activations.linear else self.activation
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = _get_initializer(kernel_initializer)
-        self.bias_initializer = _get_initializer(bias_initializer)
-        self.kernel_regularizer = regularizers.get(
-            kernel_regularizer, arg_name="kernel_regularizer"
+        self._set_kernel_options(
+            activation, use_bias, kernel_initializer, bias_initializer,
+            kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
+            bias_constraint,
         )
-        self.bias_regularizer = regularizers.get(bias_regularizer, arg_name="bias_regularizer")
-        self.activity_regularizer = regularizers.get(
-            activity_regularizer, arg_name="activity_regularizer"
-        )
-        self.kernel_constraint = constraints.get(kernel_constraint, arg_name="kernel_constraint")
-        self.bias_constraint = constraints.get(bias_constraint, arg_name="bias_constraint")
         self._activity_loss: Tensor | None = None
         self._static_padding, self._static_pad = self._padding_plan()
 

@@ -215,7 +215,43 @@ class _NoWeights:
 # --- layers -------------------------------------------------------------------
 
 
-class Dense(LazyModuleMixin, nn.Module):
+class _KernelOptions:
+    """The activation, initializer, regularizer and constraint options of a kernel+bias layer
+    (Dense, Conv), resolved from Keras's identifiers by `_set_kernel_options`."""
+
+    activation: Callable[..., Any]
+    _activation_fn: Callable[..., Any] | None
+    use_bias: bool
+    kernel_initializer: Any
+    bias_initializer: Any
+    kernel_regularizer: Any
+    bias_regularizer: Any
+    activity_regularizer: Any
+    kernel_constraint: Any
+    bias_constraint: Any
+
+    def _set_kernel_options(
+        self, activation: Any, use_bias: Any, kernel_initializer: Any, bias_initializer: Any,
+        kernel_regularizer: Any, bias_regularizer: Any, activity_regularizer: Any,
+        kernel_constraint: Any, bias_constraint: Any,
+    ) -> None:
+        self.activation = activations.get(activation)
+        # Skipping the identity call keeps the linear case to a single F.linear / F.conv.
+        self._activation_fn = None if self.activation is activations.linear else self.activation
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = _get_initializer(kernel_initializer)
+        self.bias_initializer = _get_initializer(bias_initializer)
+        self.kernel_regularizer = regularizers.get(
+            kernel_regularizer, arg_name="kernel_regularizer")
+        self.bias_regularizer = regularizers.get(bias_regularizer, arg_name="bias_regularizer")
+        self.activity_regularizer = regularizers.get(
+            activity_regularizer, arg_name="activity_regularizer"
+        )
+        self.kernel_constraint = constraints.get(kernel_constraint, arg_name="kernel_constraint")
+        self.bias_constraint = constraints.get(bias_constraint, arg_name="bias_constraint")
+
+
+class Dense(_KernelOptions, LazyModuleMixin, nn.Module):
     """Keras's densely-connected layer: `activation(inputs @ weight.T + bias)`.
 
     Applies to the last axis of inputs of any rank >= 2. The input size is
@@ -267,21 +303,11 @@ class Dense(LazyModuleMixin, nn.Module):
         super().__init__()
         self.name = _resolve_name(name, type(self))
         self.units = units
-        self.activation = activations.get(activation)
-        # Skipping the identity call keeps the linear case to a single F.linear.
-        self._activation_fn = None if self.activation is activations.linear else self.activation
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = _get_initializer(kernel_initializer)
-        self.bias_initializer = _get_initializer(bias_initializer)
-        self.kernel_regularizer = regularizers.get(
-            kernel_regularizer, arg_name="kernel_regularizer"
+        self._set_kernel_options(
+            activation, use_bias, kernel_initializer, bias_initializer,
+            kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
+            bias_constraint,
         )
-        self.bias_regularizer = regularizers.get(bias_regularizer, arg_name="bias_regularizer")
-        self.activity_regularizer = regularizers.get(
-            activity_regularizer, arg_name="activity_regularizer"
-        )
-        self.kernel_constraint = constraints.get(kernel_constraint, arg_name="kernel_constraint")
-        self.bias_constraint = constraints.get(bias_constraint, arg_name="bias_constraint")
         self.input_dim = input_dim
         self._activity_loss: Tensor | None = None
 
