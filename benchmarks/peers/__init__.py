@@ -35,6 +35,8 @@ VARIANTS: dict[str, Variant] = {
                 compiled=True),
         Variant("fitorch-spe8", "fitorch_peer", ("fitorch",), {"steps_per_execution": 8}),
         Variant("fitorch-adam", "fitorch_peer", ("fitorch",), {"keras_adam": True}),
+        Variant("fitorch-jit-adam", "fitorch_peer", ("fitorch",),
+                {"jit_compile": True, "keras_adam": True}, compiled=True),
         Variant("keras-torch", "keras_peer", ("keras",), env={"KERAS_BACKEND": "torch"},
                 seeded=True),
         Variant("keras-jax", "keras_peer", ("keras", "jax", "jaxlib"),

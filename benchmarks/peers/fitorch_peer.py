@@ -3,8 +3,9 @@
 Three variants: eager (`jit_compile=False`), `jit_compile=True` and
 `steps_per_execution=8`. They take the same `torch.optim.Adam` as the reference
 loop so that the ratio measures the engine, not the optimizer kernel; `"adam"`
-(fitorch's Keras-rule Adam on torch's fused kernel) is the extra `fitorch-adam`
-variant, which shows what the Keras-style default gives.
+(fitorch's Keras-rule Adam on torch's fused kernel) gives the extra `fitorch-adam`
+and `fitorch-jit-adam` variants: what `compile(optimizer="adam")` gives, the
+like-for-like comparison with Keras (which runs its own Adam).
 """
 
 from __future__ import annotations

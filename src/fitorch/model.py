@@ -20,6 +20,7 @@ from fitorch import metrics as metrics_module
 from fitorch import optimizers as optimizers_module
 from fitorch.callbacks.history import History
 from fitorch.compile_config import CompiledLoss, CompiledMetrics
+from fitorch.compiled_step import CompiledTrainStep, auto_jit, compile_for
 from fitorch.data import (
     EpochIterator,
     get_adapter,
@@ -36,6 +37,7 @@ from fitorch.data.arrays import (
 )
 from fitorch.device import model_device
 from fitorch.logs import MetricResults, materialize
+from fitorch.prediction_buffer import concatenate_outputs
 
 NOT_COMPILED = "You must compile your model before using it."
 
@@ -86,6 +88,7 @@ class Model(nn.Module):
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._steps_per_execution = 1
         self._jit_compile: bool = False
+        self._jit_auto = False  # jit_compile="auto": decided per fit (compiled_step.auto_jit)
         self._results_view: MetricResults | None = None
         self._regularized: list[nn.Module] | None = None
         self._constrained: list[nn.Module] | None = None
@@ -121,9 +124,12 @@ class Model(nn.Module):
     ) -> None:
         """Configure the model for training.
 
-        `jit_compile=True` runs the forward pass through `torch.compile` (numerically
-        the same model, compiled kernels); `"auto"` stays eager, since compilation pays
-        off only over long runs of static shapes; `run_eagerly=True` forces eager.
+        `jit_compile=True` compiles the whole train step (forward, loss, backward, metric
+        updates; the optimizer's update right after it) into one `torch.compile` graph,
+        numerically the eager step; `"auto"` does so only for fits that plan at least
+        `fitorch.compiled_step.AUTO_MIN_STEPS` (50,000) steps, where the compile time
+        (4-20 s on CPU) is repaid; `run_eagerly=True` forces eager. Evaluation and
+        prediction run the compiled forward pass under `True`.
         `steps_per_execution=N` runs N steps between batch hooks (Keras).
 
         Example:
@@ -161,6 +167,7 @@ class Model(nn.Module):
         # "auto" leaves eager mode on: torch.compile pays off only for long runs of
         # static shapes, which a Keras-style call cannot know in advance.
         self._jit_compile = bool(jit_compile is True and not run_eagerly)
+        self._jit_auto = jit_compile == "auto" and not run_eagerly
         # Kept out of `_modules` (plain __dict__ entry): registering the compiled wrapper
         # as a submodule would make the model contain itself.
         self.__dict__["_compiled_call"] = None
@@ -228,25 +235,26 @@ class Model(nn.Module):
         if compiled is None:
             # dynamic=None: the first shape is compiled static; a second one (the partial
             # last batch) makes the batch axis dynamic instead of recompiling per size.
-            compiled = torch.compile(self, dynamic=None)
+            compiled = compile_for(self, Model.__call__, dynamic=None)
             self.__dict__["_compiled_call"] = compiled
         return compiled
 
-    def _compiled_train_forward(self) -> Callable[..., Any] | None:
-        """With `jit_compile=True`: forward + loss compiled as one graph (AOTAutograd compiles
-        its backward too). The first step runs eagerly: it builds the compiled loss and
-        metrics (Python state that should not be traced); compiled steps follow."""
-        if not self._jit_compile or self._compiled_loss is None or not self._compiled_loss.built:
+    def _compiled_train_step(self) -> CompiledTrainStep | None:
+        """With `jit_compile=True`: the default train step as one compiled graph (see
+        `fitorch.compiled_step`). None until the first (eager) step has built the loss and
+        metrics, and for models whose step cannot be traced as a whole."""
+        if not (self._jit_compile or self.__dict__.get("_jit_auto_on")):
             return None
         compiled = self.__dict__.get("_compiled_step")
-        if compiled is None:
-            model = self
-
-            def forward_and_loss(x: Any, y: Any, sample_weight: Any) -> tuple[Any, Any]:
-                return step.forward_and_loss(model, x, y, sample_weight)
-
-            compiled = torch.compile(forward_and_loss, dynamic=None)
-            self.__dict__["_compiled_step"] = compiled
+        if compiled is not None:
+            return compiled
+        loss, metrics = self._compiled_loss, self._compiled_metrics
+        if (loss is None or not loss.built or (metrics is not None and not metrics.built)
+                or not step.optimizer_ready(self.optimizer)
+                or self._overrides("compute_metrics")):
+            return None
+        compiled = CompiledTrainStep(self)
+        self.__dict__["_compiled_step"] = compiled
         return compiled
 
     @property
@@ -285,6 +293,9 @@ class Model(nn.Module):
         return step.predict_step(self, data)
 
     def make_train_function(self) -> Callable[[Any], Any]:
+        compiled = self.__dict__.get("_compiled_step")
+        if compiled is not None and not compiled.matches(self):  # `trainable` flags changed
+            self.__dict__["_compiled_step"] = None
         return self.train_step
 
     def make_test_function(self) -> Callable[[Any], Any]:
@@ -491,6 +502,8 @@ class Model(nn.Module):
             iterator = EpochIterator(adapter, steps_per_epoch, self._device())
             val_iterator = (EpochIterator(val_adapter, validation_steps, self._device())
                             if val_adapter is not None else None)
+            self.__dict__["_jit_auto_on"] = self._jit_auto and auto_jit(
+                self, iterator.num_batches, epochs - initial_epoch)
             return trainer.run_fit(
                 self, iterator, epochs=epochs, initial_epoch=initial_epoch, verbose=verbose,
                 callbacks=callbacks, val_iterator=val_iterator, validation_freq=freq,
@@ -671,7 +684,7 @@ class Model(nn.Module):
         self.eval()
         with torch.inference_mode():
             out = self.predict_step(data)
-        return trainer.concatenate_outputs([out])
+        return concatenate_outputs([out])
 
     # ------------------------------------------------------- Keras 2 aliases
     def fit_generator(

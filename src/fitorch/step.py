@@ -40,19 +40,20 @@ def batch_size_of(x: Any) -> int:
 
 
 def forward_and_loss(model: Model, x: Any, y: Any, sample_weight: Any) -> tuple[Any, Any]:
-    """The forward pass and the loss: with `jit_compile=True`, one compiled graph."""
+    """The forward pass and the loss (traced into the graph under `jit_compile=True`)."""
     y_pred = call_model(model, x, training=True, compiled=False)
     return y_pred, model.compute_loss(x, y, y_pred, sample_weight, training=True)
 
 
 def train_step(model: Model, data: Any) -> Any:
     x, y, sample_weight = unpack_x_y_sample_weight(data)
-    compiled = model._compiled_train_forward()
-    if compiled is not None:
-        y_pred, loss = compiled(x, y, sample_weight)
-    else:  # eager (also the first step under jit_compile, which builds loss and metrics)
-        y_pred = call_model(model, x, training=True, compiled=False)
-        loss = model.compute_loss(x, y, y_pred, sample_weight, training=True)
+    compiled = model._compiled_train_step()
+    if compiled is not None and compiled.accepts(x) and compiled(x, y, sample_weight):
+        return model.get_metrics_result()  # jit_compile=True: the step ran as one graph
+    # Eager: also the first step under jit_compile (it builds the loss and metrics) and
+    # batches whose shapes differ from the compiled graph's (the last partial batch).
+    y_pred = call_model(model, x, training=True, compiled=False)
+    loss = model.compute_loss(x, y, y_pred, sample_weight, training=True)
     optimizer = model.optimizer
     if optimizer_ready(optimizer):  # not built: nothing to train, the step still reports the loss
         optimizer.zero_grad(set_to_none=True)

@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
-from fitorch import checks, nest
+from fitorch import checks
 from fitorch.callbacks.callback_list import CallbackList
 from fitorch.data import EpochIterator
 from fitorch.device import sync_fn
 from fitorch.fit_state import FitState, set_rng_state
 from fitorch.logs import Logs, as_logs, materialize
+from fitorch.prediction_buffer import PredictionBuffer
 
 if TYPE_CHECKING:
     from fitorch.model import Model
@@ -154,40 +154,16 @@ def run_predict(model: Model, iterator: EpochIterator, callbacks: CallbackList) 
     spe = model._steps_per_execution
     model.eval()
     callbacks.on_predict_begin()
-    outputs: list[Any] = []
+    outputs = PredictionBuffer(iterator.num_batches)  # preallocated host arrays
     with torch.inference_mode():
         for begin, end, batches in executions(iterator.epoch(), spe):
             callbacks.on_predict_batch_begin(begin)
             for batch in batches:
                 batch_outputs = predict_function(batch)
-                outputs.append(batch_outputs)
+                outputs.add(batch_outputs)
             callbacks.on_predict_batch_end(end, {"outputs": batch_outputs})
     callbacks.on_predict_end()
-    return concatenate_outputs(outputs)
-
-
-def concatenate_outputs(outputs: list[Any]) -> Any:
-    """Per-batch outputs (any structure of tensors) joined along the batch axis as NumPy."""
-    if not outputs:
-        raise ValueError(
-            "`predict` produced no batches: the input is empty or `steps` is 0."
-        )
-    flat = [nest.flatten(o) for o in outputs]
-    joined = [
-        _to_numpy(torch.cat([f[i] for f in flat]) if isinstance(flat[0][i], torch.Tensor)
-                  else np.concatenate([np.asarray(f[i]) for f in flat]))
-        for i in range(len(flat[0]))
-    ]
-    return nest.pack_as(outputs[0], joined)
-
-
-def _to_numpy(t: Any) -> np.ndarray:
-    if isinstance(t, torch.Tensor):
-        t = t.detach()
-        if t.dtype == torch.bfloat16:
-            t = t.float()
-        return t.cpu().numpy()
-    return np.asarray(t)
+    return outputs.result()
 
 
 def step_logs_to_list(logs: Mapping[str, Any], names: list[str]) -> Any:

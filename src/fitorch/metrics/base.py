@@ -96,6 +96,9 @@ class Metric:
         """The metric's value from the accumulated state, as a tensor (no sync)."""
         raise NotImplementedError
 
+    def prepare_for_tracing(self) -> None:
+        """Create any state a compiled train step must find in place (`jit_compile=True`)."""
+
     def reset_state(self) -> None:
         """Zero the accumulated state, in place."""
         for attr in self._state_attrs:
@@ -247,6 +250,24 @@ class Mean(Metric):
             total = cast(Tensor, self.total)
         return total
 
+    def prepare_for_tracing(self) -> None:
+        """Create the device-side count before a graph is traced (no recompile for it)."""
+        if self.total is not None and self.weight_count is None:
+            self.weight_count = torch.zeros_like(self.total)
+
+    def _add_count(self, n: float, like: Tensor) -> None:
+        """Count `n` samples: on the host, or on the device inside a compiled graph.
+
+        Traced, a Python counter would be a constant that Dynamo guards on: every step
+        would recompile. Under `torch.compile` the count goes to `weight_count` instead.
+        """
+        if torch.compiler.is_compiling():
+            if self.weight_count is None:
+                self.weight_count = torch.zeros((), dtype=like.dtype, device=like.device)
+            self.weight_count.add_(n)
+        else:
+            self.count += n
+
     def update_state(self, values: Any, sample_weight: Any = None) -> None:  # type: ignore[override]
         values = _as_tensor(values)
         total = self._total_for(values)
@@ -254,17 +275,17 @@ class Mean(Metric):
         if sample_weight is None:
             if values.ndim == 0:
                 total.add_(values)
-                self.count += 1
+                self._add_count(1, total)
                 return
             if values.ndim > 1:
                 values = values.mean(dim=tuple(range(1, values.ndim)))
             total.add_(values.sum())
-            self.count += values.shape[0]
+            self._add_count(values.shape[0], total)
         elif isinstance(sample_weight, numbers.Real):
             # A scalar weight makes the whole batch one sample of that weight (Keras).
             scale = float(sample_weight)
             total.add_(values if values.ndim == 0 else values.mean(), alpha=scale)
-            self.count += scale
+            self._add_count(scale, total)
         else:
             weight = _as_tensor(sample_weight, values.device).to(total.dtype)
             weighted, weight = _reduce_samplewise(values, weight, torch.mean)
