@@ -315,6 +315,27 @@ def split_validation(arrays: tuple[Any, Any, Any], validation_split: float) -> t
     return part(slice(0, split_at)), part(slice(split_at, None))
 
 
+def _rows(t: torch.Tensor, sl: slice) -> torch.Tensor:
+    return t[sl]
+
+
+def _gather(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    return t.index_select(0, idx)
+
+
+def _pinned_rows(t: torch.Tensor, sl: slice) -> torch.Tensor:
+    return t[sl].pin_memory() if t.device.type == "cpu" else t[sl]
+
+
+def _pinned_gather(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """`index_select` into pinned memory (torch's caching host allocator reuses the block
+    only once the asynchronous copy that read it has finished)."""
+    if t.device.type != "cpu":
+        return t.index_select(0, idx)
+    out = torch.empty((len(idx), *t.shape[1:]), dtype=t.dtype, pin_memory=True)
+    return torch.index_select(t, 0, idx, out=out)
+
+
 class ArrayDataAdapter:
     """Batches over arrays: `shuffle` True / False / "batch", partial last batch.
 
@@ -329,6 +350,9 @@ class ArrayDataAdapter:
     """
 
     reiterable = True  # a new pass can start at any time (steps_per_epoch spans passes)
+    # Set by the epoch iterator for a CUDA model: batches of in-memory CPU arrays are
+    # gathered straight into pinned memory, so their copy to the GPU is asynchronous.
+    pin_memory = False
 
     def __init__(
         self,
@@ -438,15 +462,17 @@ class ArrayDataAdapter:
 
     def _chunk_batches(self, chunks: Any) -> Iterator[Any]:
         n, bs, flat = self.num_samples, self.batch_size, self._flat
+        rows = _pinned_rows if self.pin_memory else _rows
         for b in chunks:
             sl = slice(b * bs, min(n, (b + 1) * bs))
-            yield self._pack([None if t is None else t[sl] for t in flat])
+            yield self._pack([None if t is None else rows(t, sl) for t in flat])
 
     def _perm_batches(self, perm: torch.Tensor, skip: int) -> Iterator[Any]:
         n, bs, flat = self.num_samples, self.batch_size, self._flat
+        gather = _pinned_gather if self.pin_memory else _gather
         for start in range(skip * bs, n, bs):
             idx = perm[start : start + bs]
-            yield self._pack([None if t is None else t.index_select(0, idx) for t in flat])
+            yield self._pack([None if t is None else gather(t, idx) for t in flat])
 
     def _disk_batches(self, skip: int = 0) -> Iterator[Any]:
         """As `batches`, with out-of-core leaves read per batch (same order, same RNG use)."""

@@ -47,6 +47,8 @@ class EpochIterator:
         self.steps_per_epoch = steps_per_epoch
         self.device = device
         self._move = device is not None and device.type != "cpu"
+        if device is not None and device.type == "cuda" and hasattr(adapter, "pin_memory"):
+            adapter.pin_memory = True  # batches in pinned memory: asynchronous copies
         self._pass: Iterator[Any] | None = None
         self._steps_in_pass = 0
         self._pass_rng: torch.Tensor | None = None  # torch's RNG just before this pass began
