@@ -20,6 +20,10 @@ run the eager step, which gives the same numbers up to float rounding, so no sha
 ever triggers a recompile. The first step of a fit runs eagerly as well: it builds
 the loss and metrics (Python state that must not be traced) and checks the labels.
 
+On CUDA the graph is compiled with `mode="reduce-overhead"`: its shapes are static,
+so Inductor records it as a CUDA graph and each step is one replay instead of a
+launch per kernel.
+
 `jit_compile="auto"` compiles only fits that plan at least `AUTO_MIN_STEPS` steps
 (`auto_jit`): compilation costs seconds and saves a fraction of a millisecond per
 step, so shorter runs would lose time to it.
@@ -40,6 +44,7 @@ import torch
 from torch import nn
 
 from fitorch import nest
+from fitorch.device import model_device
 from fitorch.optimizers import KerasOptimizer
 
 if TYPE_CHECKING:
@@ -146,19 +151,25 @@ class CompiledTrainStep:
         self.trainable = [(f"model.{name}", p) for name, p in model.named_parameters()
                           if p.requires_grad]
         self.key = tuple(id(p) for _, p in self.trainable)
+        self.device = model_device(model)
+        # On CUDA the static-shape graph is replayed as a CUDA graph: one launch per step.
+        self.cuda_graphs = self.device.type == "cuda"
         self.signature: Any = None
         for metric in model.metrics:
             prepare = getattr(metric, "prepare_for_tracing", None)
             if callable(prepare):
                 prepare()
-        self.graph = compile_for(self, CompiledTrainStep._graph, dynamic=False)
+        self.graph = compile_for(self, CompiledTrainStep._graph, dynamic=False,
+                                 mode="reduce-overhead" if self.cuda_graphs else None)
         self.optimizer_step: OptimizerStep | None = None
         self.calls = 0  # steps run through the graph (profiling, tests)
         self.failure: Exception | None = None  # why the step could not be compiled
 
     def matches(self, model: Model) -> bool:
-        """Whether this graph still has `model`'s trainable parameters (`trainable` flags)."""
-        return self.key == tuple(id(p) for p in model.parameters() if p.requires_grad)
+        """Whether this graph still fits `model`: the same trainable parameters (`trainable`
+        flags) on the same device."""
+        return (self.key == tuple(id(p) for p in model.parameters() if p.requires_grad)
+                and self.device == model_device(model))
 
     def accepts(self, x: Any) -> bool:
         """Whether the batch `x` runs compiled: it has the graph's shapes and no one-off
@@ -198,6 +209,8 @@ class CompiledTrainStep:
     def __call__(self, x: Any, y: Any, sample_weight: Any) -> bool:
         """One step; False (nothing done) when the step cannot be compiled: run it eagerly."""
         model = self.model
+        if self.cuda_graphs:  # a new step: the previous replay's outputs may be overwritten
+            torch.compiler.cudagraph_mark_step_begin()
         try:
             grads = self.graph(x, y, sample_weight)
         except (torch._dynamo.exc.TorchDynamoException, RuntimeError) as exc:
@@ -217,6 +230,9 @@ class CompiledTrainStep:
         if self.optimizer_step is None or self.optimizer_step.optimizer is not optimizer:
             self.optimizer_step = OptimizerStep(optimizer)
         self.optimizer_step()
+        if self.cuda_graphs:  # the gradients live in the CUDA graph's memory, reused next step
+            for _, p in self.trainable:
+                p.grad = None
         if model._constrained is None or model._constrained:
             model.apply_constraints()
         return True
