@@ -200,3 +200,29 @@ def test_auto_compiles_only_fits_planning_enough_steps(monkeypatch, regression_d
     eager.compile(optimizer="sgd", loss="mse", run_eagerly=True)
     eager.fit(x, y, batch_size=16, epochs=2, verbose=0)
     assert eager._compiled_train_step() is None
+
+
+class TwoHeads(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.reg = torch.nn.Linear(5, 1)
+        self.cls = torch.nn.Linear(5, 3)
+
+    def forward(self, x):
+        return {"reg": self.reg(x), "cls": self.cls(x)}
+
+
+def test_multi_output_model_compiles_with_its_per_output_losses(regression_data):
+    x, y_reg = regression_data
+    y = {"reg": y_reg, "cls": (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 1)}
+
+    def compile_kwargs():
+        return {"optimizer": "adam", "loss": {"reg": "mse", "cls": SCCE},
+                "loss_weights": {"reg": 0.5, "cls": 2.0}, "metrics": {"cls": ["accuracy"]}}
+
+    counters.clear()
+    eager, jit = fit_twice(lambda: ft.Model(TwoHeads()), compile_kwargs,
+                           {"batch_size": 16, "epochs": 3}, x, y)
+    assert {"reg_loss", "cls_loss", "cls_accuracy"} <= set(jit[1])
+    assert_same_training(eager, jit)
+    assert not counters["graph_break"]

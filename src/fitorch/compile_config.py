@@ -153,6 +153,22 @@ class CompiledLoss:
             self.on_build()  # e.g. restore the per-output loss trackers of a resumed run
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> torch.Tensor:
+        total, values, batch = self.compute(y_true, y_pred, sample_weight)
+        self.track(values, batch)
+        return total
+
+    def track(self, values: Sequence[torch.Tensor], batch: int) -> None:
+        """Update the per-output loss trackers with `compute`'s per-output values."""
+        for tracker, value in zip(self.trackers, values, strict=True):
+            tracker.update_state(value.detach(), sample_weight=batch)
+
+    def compute(self, y_true: Any, y_pred: Any, sample_weight: Any = None
+                ) -> tuple[torch.Tensor, list[torch.Tensor], int]:
+        """The total loss, the per-output losses (for the trackers) and the batch size.
+
+        Nothing is updated: a compiled step runs this inside a gradient transform and
+        updates the trackers afterwards (`track`).
+        """
         if not self.built:
             self.build(y_true, y_pred)
         if self._single:
@@ -164,26 +180,27 @@ class CompiledLoss:
             if isinstance(sample_weight, (list, tuple)) and len(sample_weight) == 1:
                 sample_weight = sample_weight[0]
             value = fn(y_true, y_pred, sample_weight)
-            return value if w is None else value * w
+            return (value if w is None else value * w), [], 0
         names = self.names
         y_preds = flat_outputs(y_pred, names)
         y_trues = align(y_true, names, "y", y_pred)
         sws = align(sample_weight, names, "sample_weight", y_pred)
         total: torch.Tensor | None = None
         batch = nest.flatten(y_preds[self._active[0]])[0].shape[0]
-        for tracker, i in zip(self.trackers, self._active):
+        values = []
+        for i in self._active:
             if y_trues[i] is None:
                 raise ValueError(
                     f"Output {names[i]!r} has a loss but no target was given for it. "  # type: ignore[index]
                     f"Received: y={nest.describe(y_true)}"
                 )
             value = self.losses[i](y_trues[i], y_preds[i], sws[i])
-            tracker.update_state(value.detach(), sample_weight=batch)
+            values.append(value)
             if self.weights[i] is not None:
                 value = value * self.weights[i]
             total = value if total is None else total + value
         assert total is not None
-        return total
+        return total, values, batch
 
     def _check_labels(self, fn: Any, y_pred: torch.Tensor) -> None:
         labels, self.labels_to_check = self.labels_to_check, None

@@ -70,10 +70,21 @@ class _ForwardAndLoss(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x: Any, y: Any, sample_weight: Any) -> tuple[Any, Any]:
+    def forward(self, x: Any, y: Any, sample_weight: Any
+                ) -> tuple[Any, torch.Tensor, list[torch.Tensor]]:
+        """`(y_pred, loss, per-output losses)`; the per-output loss trackers
+        are updated by the caller, outside the gradient transform (which forbids
+        in-place updates of tensors it did not receive as inputs)."""
         from fitorch import step
 
-        return step.forward_and_loss(self.model, x, y, sample_weight)
+        model = self.model
+        if model._overrides("compute_loss"):
+            y_pred, loss = step.forward_and_loss(model, x, y, sample_weight)
+            return y_pred, loss, []
+        y_pred = step.call_model(model, x, training=True, compiled=False)
+        assert model._compiled_loss is not None
+        loss, values, _ = model._compiled_loss.compute(y, y_pred, sample_weight)
+        return y_pred, model._with_regularization(loss), values
 
 
 def compile_for(owner: Any, fn: Callable[..., Any], **options: Any) -> Callable[..., Any]:
@@ -187,9 +198,9 @@ class CompiledTrainStep:
               y: Any, sample_weight: Any) -> tuple[torch.Tensor, Any]:
         # Buffers go in as inputs: a grad transform may update its inputs in place (batch
         # norm's moving statistics) but not tensors it captured.
-        y_pred, loss = torch.func.functional_call(self.wrapper, (params, buffers),
-                                                  (x, y, sample_weight))
-        return loss, y_pred
+        y_pred, loss, values = torch.func.functional_call(
+            self.wrapper, (params, buffers), (x, y, sample_weight))
+        return loss, (y_pred, [v.detach() for v in values])
 
     def _graph(self, x: Any, y: Any, sample_weight: Any) -> list[torch.Tensor]:
         from fitorch.step import batch_size_of
@@ -197,9 +208,12 @@ class CompiledTrainStep:
         model = self.model
         params = {name: p.detach() for name, p in self.trainable}
         buffers = dict(self.wrapper.named_buffers())
-        grads, (loss, y_pred) = torch.func.grad_and_value(self._loss, has_aux=True)(
-            params, buffers, x, y, sample_weight)
+        grads, (loss, (y_pred, per_output)) = torch.func.grad_and_value(
+            self._loss, has_aux=True)(params, buffers, x, y, sample_weight)
         with torch.no_grad():
+            if per_output:
+                assert model._compiled_loss is not None
+                model._compiled_loss.track(per_output, batch_size_of(y_pred))
             model._loss_tracker.update_state(loss, sample_weight=batch_size_of(x))
             metrics = model._compiled_metrics
             if metrics is not None and metrics.built:

@@ -316,7 +316,10 @@ class Model(nn.Module):
                 "Target data is missing: the model was compiled with a loss, so it needs "
                 "`y`. Received: y=None"
             )
-        loss = self._compiled_loss(y, y_pred, sample_weight)
+        return self._with_regularization(self._compiled_loss(y, y_pred, sample_weight))
+
+    def _with_regularization(self, loss: torch.Tensor) -> torch.Tensor:
+        """`loss` plus the layers' regularization penalties (Keras adds them to the loss)."""
         # Most models have no regularizers: after the first step that costs one check.
         extra = self.losses if self._regularized is None or self._regularized else None
         if extra:
