@@ -226,3 +226,17 @@ def test_multi_output_model_compiles_with_its_per_output_losses(regression_data)
     assert {"reg_loss", "cls_loss", "cls_accuracy"} <= set(jit[1])
     assert_same_training(eager, jit)
     assert not counters["graph_break"]
+
+
+def test_dropout_and_train_on_batch_run_through_the_graph(classification_data):
+    x, y = classification_data
+    counters.clear()
+    model = ft.Model(mlp(dropout=0.3))
+    model.compile(optimizer="adam", loss=SCCE, metrics=["accuracy"], jit_compile=True)
+    history = model.fit(x[:96], y[:96], batch_size=32, epochs=6, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    graph = model._compiled_train_step()
+    calls = graph.calls
+    logs = model.train_on_batch(x[:32], y[:32], return_dict=True)
+    assert graph.calls == calls + 1 and set(logs) == {"loss", "accuracy"}
+    assert not counters["graph_break"]
