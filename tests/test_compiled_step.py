@@ -260,3 +260,76 @@ def test_cuda_graph_bookkeeping_keeps_training_exact(regression_data):
         results.append(model.get_weights())
     for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+def _task_data(task: str):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(96, 6)).astype(np.float32)
+    if task == "binary":
+        return x, (x[:, 0] > 0).astype(np.float32)[:, None], 1
+    if task in ("sparse", "categorical"):
+        labels = (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0.5)
+        return x, (np.eye(3, dtype=np.float32)[labels] if task == "categorical" else labels), 3
+    return x, np.abs(x[:, :1] * 2 + 1).astype(np.float32), 1
+
+
+TASKS = {
+    "binary": ("binary_crossentropy", ["accuracy", "binary_accuracy", "binary_crossentropy",
+                                       "auc", "precision", "recall", "TruePositives",
+                                       "TrueNegatives", "FalsePositives", "FalseNegatives"]),
+    "sparse": (SCCE, ["accuracy", "sparse_categorical_accuracy",
+                      "sparse_categorical_crossentropy", "sparse_top_k_categorical_accuracy"]),
+    "categorical": (ft.losses.CategoricalCrossentropy(from_logits=True),
+                    ["categorical_accuracy", "categorical_crossentropy",
+                     "top_k_categorical_accuracy"]),
+    "regression": ("mse", ["mse", "mae", "mape", "msle", "rmse"]),
+}
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_every_built_in_metric_updates_inside_one_graph(task):
+    x, y, outputs = _task_data(task)
+    loss, metrics = TASKS[task]
+
+    def make_model():
+        layers = [torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, outputs)]
+        return ft.Model(torch.nn.Sequential(*layers, *(
+            [torch.nn.Sigmoid()] if task == "binary" else [])))
+
+    counters.clear()
+    eager, jit = fit_twice(make_model, lambda: {"optimizer": "adam", "loss": loss,
+                                                "metrics": metrics},
+                           {"batch_size": 16, "epochs": 2}, x, y)
+    assert_same_training(eager, jit)
+    assert counters["stats"]["unique_graphs"] == 1
+    assert not counters["graph_break"], list(counters["graph_break"])
+
+
+class BatchCount(ft.metrics.Metric):  # Python state: must stay out of the graph
+    _state_attrs = ("n",)
+
+    def __init__(self):
+        super().__init__("batches")
+        self.n = 0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.n += 1
+
+    def result(self):
+        return torch.tensor(float(self.n))
+
+
+def test_metrics_with_python_state_are_updated_outside_the_graph(classification_data):
+    torchmetrics = pytest.importorskip("torchmetrics")
+    x, y = classification_data
+
+    def compile_kwargs():
+        return {"optimizer": "sgd", "loss": SCCE, "metrics": [
+            "accuracy", BatchCount(), torchmetrics.Accuracy(task="multiclass", num_classes=3)]}
+
+    counters.clear()
+    eager, jit = fit_twice(classifier, compile_kwargs, {"batch_size": 16, "epochs": 2}, x, y)
+    assert not BatchCount.traceable and ft.metrics.Mean.traceable
+    assert jit[1]["batches"] == [7.0, 7.0]
+    assert_same_training(eager, jit)
+    assert counters["stats"]["unique_graphs"] == 1

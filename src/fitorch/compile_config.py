@@ -292,13 +292,22 @@ class CompiledMetrics:
     def metrics(self) -> list[Any]:
         return [m for _, m, _, _ in self.entries] if self.built else []
 
-    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None,
+                     traceable: bool | None = None) -> None:
+        """Update every metric with a batch; `traceable=True`/`False`: only the metrics
+        whose `traceable` flag says so (a compiled step updates those in its graph and
+        the others after it)."""
+        def chosen(metrics: list[Any]) -> list[Any]:
+            if traceable is None:
+                return metrics
+            return [m for m in metrics if bool(getattr(m, "traceable", False)) == traceable]
+
         if self.names is None:
             if isinstance(y_true, (list, tuple)) and len(y_true) == 1:
                 y_true = y_true[0]
-            for m in self.unweighted[0]:
+            for m in chosen(self.unweighted[0]):
                 m.update_state(y_true, y_pred)
-            for m in self.weighted[0]:
+            for m in chosen(self.weighted[0]):
                 m.update_state(y_true, y_pred, sample_weight)
             return
         y_preds = flat_outputs(y_pred, self.names)
@@ -307,9 +316,9 @@ class CompiledMetrics:
         for i, (yt, yp, sw) in enumerate(zip(y_trues, y_preds, sws)):
             if yt is None:
                 continue
-            for m in self.unweighted[i]:
+            for m in chosen(self.unweighted[i]):
                 m.update_state(yt, yp)
-            for m in self.weighted[i]:
+            for m in chosen(self.weighted[i]):
                 m.update_state(yt, yp, sw)
 
     def reset_state(self) -> None:

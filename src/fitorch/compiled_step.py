@@ -170,6 +170,9 @@ class CompiledTrainStep:
             prepare = getattr(metric, "prepare_for_tracing", None)
             if callable(prepare):
                 prepare()
+        # Metrics with Python state (torchmetrics, user classes that do not declare
+        # `traceable`) are updated after the graph, from the predictions it returns.
+        self.untraced_metrics = any(not getattr(m, "traceable", False) for m in model.metrics)
         self.graph = compile_for(self, CompiledTrainStep._graph, dynamic=False,
                                  mode="reduce-overhead" if self.cuda_graphs else None)
         self.optimizer_step: OptimizerStep | None = None
@@ -202,7 +205,7 @@ class CompiledTrainStep:
             self.wrapper, (params, buffers), (x, y, sample_weight))
         return loss, (y_pred, [v.detach() for v in values])
 
-    def _graph(self, x: Any, y: Any, sample_weight: Any) -> list[torch.Tensor]:
+    def _graph(self, x: Any, y: Any, sample_weight: Any) -> tuple[list[torch.Tensor], Any]:
         from fitorch.step import batch_size_of
 
         model = self.model
@@ -217,8 +220,10 @@ class CompiledTrainStep:
             model._loss_tracker.update_state(loss, sample_weight=batch_size_of(x))
             metrics = model._compiled_metrics
             if metrics is not None and metrics.built:
-                metrics.update_state(y, y_pred, sample_weight)
-        return [grads[name] for name, _ in self.trainable]
+                metrics.update_state(y, y_pred, sample_weight,
+                                     traceable=True if self.untraced_metrics else None)
+        return ([grads[name] for name, _ in self.trainable],
+                y_pred if self.untraced_metrics else None)
 
     def __call__(self, x: Any, y: Any, sample_weight: Any) -> bool:
         """One step; False (nothing done) when the step cannot be compiled: run it eagerly."""
@@ -226,7 +231,7 @@ class CompiledTrainStep:
         if self.cuda_graphs:  # a new step: the previous replay's outputs may be overwritten
             torch.compiler.cudagraph_mark_step_begin()
         try:
-            grads = self.graph(x, y, sample_weight)
+            grads, y_pred = self.graph(x, y, sample_weight)
         except (torch._dynamo.exc.TorchDynamoException, RuntimeError) as exc:
             if self.calls:  # the graph ran before: a genuine error of this batch
                 raise
@@ -238,6 +243,10 @@ class CompiledTrainStep:
                 f"training goes on eagerly. Reason: {str(exc).splitlines()[0]}", stacklevel=4)
             return False
         self.calls += 1
+        if y_pred is not None:  # the metrics kept out of the graph
+            assert model._compiled_metrics is not None
+            with torch.no_grad():
+                model._compiled_metrics.update_state(y, y_pred, sample_weight, traceable=False)
         for (_, p), g in zip(self.trainable, grads, strict=True):
             p.grad = g
         optimizer = model.optimizer

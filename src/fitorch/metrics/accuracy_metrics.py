@@ -328,6 +328,10 @@ class InferredAccuracy(Metric):
     def result(self) -> Tensor:
         return _zero_result() if self.metric is None else self.metric.result()
 
+    def prepare_for_tracing(self) -> None:
+        if self.metric is not None:
+            self.metric.prepare_for_tracing()
+
     def reset_state(self) -> None:
         if self.metric is not None:
             self.metric.reset_state()

@@ -64,6 +64,16 @@ class Metric:
     """
 
     _state_attrs: tuple[str, ...] = ()
+    # Whether `update_state` may run inside a compiled train step (`jit_compile=True`):
+    # tensor state updated in place, no Python numbers that change per batch. fitorch's
+    # own metrics are; a subclass defined elsewhere opts in by setting it to True, and
+    # is otherwise updated right after the compiled graph, eagerly.
+    traceable: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "traceable" not in cls.__dict__:
+            cls.traceable = cls.__module__.startswith("fitorch.metrics.")
 
     def __init__(self, name: str | None = None, dtype: torch.dtype | str | None = None) -> None:
         if name is not None and not isinstance(name, str):

@@ -26,6 +26,8 @@ class TorchMetricsWrapper(Metric):
         ('multiclass_accuracy', tensor(0.5000))
     """
 
+    traceable = False  # torchmetrics keeps Python counters: updated outside compiled graphs
+
     def __init__(self, metric: Any, name: str | None = None) -> None:
         if not _is_torchmetrics_metric(metric):
             raise TypeError(
