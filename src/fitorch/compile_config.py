@@ -153,6 +153,8 @@ class CompiledLoss:
             self.on_build()  # e.g. restore the per-output loss trackers of a resumed run
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> torch.Tensor:
+        if self.built and self._single:  # the common case, on every step: no tracker
+            return self._single_loss(y_true, y_pred, sample_weight)
         total, values, batch = self.compute(y_true, y_pred, sample_weight)
         self.track(values, batch)
         return total
@@ -172,15 +174,7 @@ class CompiledLoss:
         if not self.built:
             self.build(y_true, y_pred)
         if self._single:
-            fn, w = self.losses[0], self.weights[0]
-            if isinstance(y_true, (list, tuple)) and len(y_true) == 1:
-                y_true = y_true[0]
-            if self.labels_to_check is not None:
-                self._check_labels(fn, y_pred)
-            if isinstance(sample_weight, (list, tuple)) and len(sample_weight) == 1:
-                sample_weight = sample_weight[0]
-            value = fn(y_true, y_pred, sample_weight)
-            return (value if w is None else value * w), [], 0
+            return self._single_loss(y_true, y_pred, sample_weight), [], 0
         names = self.names
         y_preds = flat_outputs(y_pred, names)
         y_trues = align(y_true, names, "y", y_pred)
@@ -201,6 +195,18 @@ class CompiledLoss:
             total = value if total is None else total + value
         assert total is not None
         return total, values, batch
+
+    def _single_loss(self, y_true: Any, y_pred: Any, sample_weight: Any) -> torch.Tensor:
+        fn, w = self.losses[0], self.weights[0]
+        if type(y_true) is not torch.Tensor and isinstance(y_true, (list, tuple)) \
+                and len(y_true) == 1:
+            y_true = y_true[0]
+        if self.labels_to_check is not None:
+            self._check_labels(fn, y_pred)
+        if isinstance(sample_weight, (list, tuple)) and len(sample_weight) == 1:
+            sample_weight = sample_weight[0]
+        value = fn(y_true, y_pred, sample_weight)
+        return value if w is None else value * w
 
     def _check_labels(self, fn: Any, y_pred: torch.Tensor) -> None:
         labels, self.labels_to_check = self.labels_to_check, None
@@ -238,12 +244,14 @@ class CompiledMetrics:
         self.built = False
         self.unweighted: list[list[Any]] = []
         self.weighted: list[list[Any]] = []
+        self.empty = True  # no metric to update (known once built)
 
     def build(self, y_pred: Any, compiled_loss: CompiledLoss | None) -> None:
         self.names = output_names_of(y_pred, self._user_names)
         n = 1 if self.names is None else len(self.names)
         self.unweighted = self._resolve(self._user_metrics, n, compiled_loss)
         self.weighted = self._resolve(self._user_weighted, n, compiled_loss)
+        self.empty = not any(self.unweighted) and not any(self.weighted)
         self._name_metrics()
         self.built = True
 
@@ -297,6 +305,9 @@ class CompiledMetrics:
         """Update every metric with a batch; `traceable=True`/`False`: only the metrics
         whose `traceable` flag says so (a compiled step updates those in its graph and
         the others after it)."""
+        if self.empty:
+            return
+
         def chosen(metrics: list[Any]) -> list[Any]:
             if traceable is None:
                 return metrics

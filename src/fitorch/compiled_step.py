@@ -239,7 +239,7 @@ class CompiledTrainStep:
             # the same training, or raises the user's own error if that is what it was.
             self.failure = exc
             warnings.warn(
-                "jit_compile=True: the train step could not be compiled into one graph, so "
+                "jit_compile: the train step could not be compiled into one graph, so "
                 f"training goes on eagerly. Reason: {str(exc).splitlines()[0]}", stacklevel=4)
             return False
         self.calls += 1

@@ -102,7 +102,7 @@ def as_logs(values: Any) -> Logs | None:
     """Wrap what a step returned (a mapping of tensors/floats, or None) as lazy `Logs`."""
     if values is None or isinstance(values, Logs):
         return values
-    if not isinstance(values, Mapping):
+    if type(values) is not MetricResults and not isinstance(values, Mapping):
         raise TypeError(
             "A train/test step must return a dict of metric values (name -> tensor or float), "
             f"or None. Received: {type(values).__name__}"

@@ -227,10 +227,20 @@ class Model(nn.Module):
                     "`model.compile(optimizer='adam', ...)`. Received: optimizer=None"
                 )
 
+    def _eager_call_target(self) -> Callable[..., Any]:
+        """The model, or straight the module it wraps: `Model(module)` without hooks of its
+        own only forwards to `module`, so the step skips one `nn.Module.__call__`."""
+        module = self.module
+        if (module is None or self._forward_hooks or self._forward_pre_hooks
+                or self._backward_hooks or self._backward_pre_hooks
+                or type(self).forward is not Model.forward):
+            return self
+        return module
+
     def _call_target(self) -> Callable[..., Any]:
         """What the default steps call for the forward pass: the model, or its compiled form."""
         if not self._jit_compile:
-            return self
+            return self._eager_call_target()
         compiled = self.__dict__.get("_compiled_call")
         if compiled is None:
             # dynamic=None: the first shape is compiled static; a second one (the partial

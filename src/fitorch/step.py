@@ -26,16 +26,25 @@ def optimizer_ready(optimizer: Any) -> bool:
 
 def call_model(model: Model, x: Any, training: bool, compiled: bool = True) -> Any:
     """Run the forward pass: lists/tuples go positionally, dicts by name (multi-input)."""
-    kwargs = {"training": training} if model._forward_takes_training else {}
-    call = model._call_target() if compiled else model
+    call = model._call_target() if compiled else model._eager_call_target()
+    if model._forward_takes_training:
+        if isinstance(x, (list, tuple)):
+            return call(*x, training=training)
+        if isinstance(x, dict):
+            return call(**x, training=training)
+        return call(x, training=training)
+    if isinstance(x, torch.Tensor):
+        return call(x)
     if isinstance(x, (list, tuple)):
-        return call(*x, **kwargs)
+        return call(*x)
     if isinstance(x, dict):
-        return call(**x, **kwargs)
-    return call(x, **kwargs)
+        return call(**x)
+    return call(x)
 
 
 def batch_size_of(x: Any) -> int:
+    if isinstance(x, torch.Tensor):
+        return int(x.shape[0])
     return int(next(t for t in nest.flatten(x) if t is not None).shape[0])
 
 

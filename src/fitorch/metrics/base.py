@@ -281,7 +281,8 @@ class Mean(Metric):
     def update_state(self, values: Any, sample_weight: Any = None) -> None:  # type: ignore[override]
         values = _as_tensor(values)
         total = self._total_for(values)
-        values = values.to(total.dtype)
+        if values.dtype != total.dtype:
+            values = values.to(total.dtype)
         if sample_weight is None:
             if values.ndim == 0:
                 total.add_(values)
@@ -291,7 +292,7 @@ class Mean(Metric):
                 values = values.mean(dim=tuple(range(1, values.ndim)))
             total.add_(values.sum())
             self._add_count(values.shape[0], total)
-        elif isinstance(sample_weight, numbers.Real):
+        elif type(sample_weight) is int or isinstance(sample_weight, numbers.Real):
             # A scalar weight makes the whole batch one sample of that weight (Keras).
             scale = float(sample_weight)
             total.add_(values if values.ndim == 0 else values.mean(), alpha=scale)
