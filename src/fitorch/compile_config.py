@@ -252,6 +252,12 @@ class CompiledMetrics:
         self.unweighted = self._resolve(self._user_metrics, n, compiled_loss)
         self.weighted = self._resolve(self._user_weighted, n, compiled_loss)
         self.empty = not any(self.unweighted) and not any(self.weighted)
+        # Per output, the metrics a compiled step updates in its graph (True) or after it.
+        self._by_traceable = {
+            flag: tuple([[m for m in ms if bool(getattr(m, "traceable", False)) == flag]
+                         for ms in lists] for lists in (self.unweighted, self.weighted))
+            for flag in (True, False)
+        }
         self._name_metrics()
         self.built = True
 
@@ -307,18 +313,14 @@ class CompiledMetrics:
         the others after it)."""
         if self.empty:
             return
-
-        def chosen(metrics: list[Any]) -> list[Any]:
-            if traceable is None:
-                return metrics
-            return [m for m in metrics if bool(getattr(m, "traceable", False)) == traceable]
-
+        unweighted, weighted = (self.unweighted, self.weighted) if traceable is None \
+            else self._by_traceable[traceable]
         if self.names is None:
             if isinstance(y_true, (list, tuple)) and len(y_true) == 1:
                 y_true = y_true[0]
-            for m in chosen(self.unweighted[0]):
+            for m in unweighted[0]:
                 m.update_state(y_true, y_pred)
-            for m in chosen(self.weighted[0]):
+            for m in weighted[0]:
                 m.update_state(y_true, y_pred, sample_weight)
             return
         y_preds = flat_outputs(y_pred, self.names)
@@ -327,9 +329,9 @@ class CompiledMetrics:
         for i, (yt, yp, sw) in enumerate(zip(y_trues, y_preds, sws)):
             if yt is None:
                 continue
-            for m in chosen(self.unweighted[i]):
+            for m in unweighted[i]:
                 m.update_state(yt, yp)
-            for m in chosen(self.weighted[i]):
+            for m in weighted[i]:
                 m.update_state(yt, yp, sw)
 
     def reset_state(self) -> None:
