@@ -152,11 +152,12 @@ def test_conv_weight_uses_keras_fans():
 def test_random_and_truncated_normal_match_keras_statistics():
     torch.manual_seed(0)
     ours = initializers.RandomNormal(mean=1.0, stddev=0.5)(torch.empty(200, 200))
-    ref = _np(keras.initializers.RandomNormal(mean=1.0, stddev=0.5)((200, 200)))
+    # Keras seeded too: unseeded, its draw changes per run and the test would be flaky.
+    ref = _np(keras.initializers.RandomNormal(mean=1.0, stddev=0.5, seed=0)((200, 200)))
     assert abs(ours.mean().item() - ref.mean()) < 0.01
     assert abs(ours.std().item() - ref.std()) < 0.01
     trunc = initializers.get("truncated_normal")(torch.empty(200, 200))
-    ref_t = _np(keras.initializers.TruncatedNormal()((200, 200)))
+    ref_t = _np(keras.initializers.TruncatedNormal(seed=0)((200, 200)))
     assert trunc.abs().max().item() <= 0.1
     assert abs(trunc.std().item() - ref_t.std()) < 0.002
     uni = initializers.RandomUniform(minval=2.0, maxval=3.0)(torch.empty(1000))
