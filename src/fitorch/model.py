@@ -164,8 +164,7 @@ class Model(nn.Module):
         self._compiled_metrics = compiled_metrics
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._steps_per_execution = spe or 1
-        # "auto" leaves eager mode on: torch.compile pays off only for long runs of
-        # static shapes, which a Keras-style call cannot know in advance.
+        # "auto" is decided per fit (compiled_step.auto_jit): compile only long runs.
         self._jit_compile = bool(jit_compile is True and not run_eagerly)
         self._jit_auto = jit_compile == "auto" and not run_eagerly
         # Kept out of `_modules` (plain __dict__ entry): registering the compiled wrapper

@@ -27,19 +27,14 @@ def optimizer_ready(optimizer: Any) -> bool:
 def call_model(model: Model, x: Any, training: bool, compiled: bool = True) -> Any:
     """Run the forward pass: lists/tuples go positionally, dicts by name (multi-input)."""
     call = model._call_target() if compiled else model._eager_call_target()
-    if model._forward_takes_training:
-        if isinstance(x, (list, tuple)):
-            return call(*x, training=training)
-        if isinstance(x, dict):
-            return call(**x, training=training)
-        return call(x, training=training)
+    kwargs = {"training": training} if model._forward_takes_training else {}
     if isinstance(x, torch.Tensor):
-        return call(x)
+        return call(x, **kwargs)
     if isinstance(x, (list, tuple)):
-        return call(*x)
+        return call(*x, **kwargs)
     if isinstance(x, dict):
-        return call(**x)
-    return call(x)
+        return call(**x, **kwargs)
+    return call(x, **kwargs)
 
 
 def batch_size_of(x: Any) -> int:
