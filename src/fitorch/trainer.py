@@ -20,6 +20,7 @@ from fitorch.device import sync_fn
 from fitorch.fit_state import FitState, set_rng_state
 from fitorch.logs import Logs, as_logs, materialize
 from fitorch.prediction_buffer import PredictionBuffer
+from fitorch.step import end_epoch
 
 if TYPE_CHECKING:
     from fitorch.model import Model
@@ -104,6 +105,7 @@ def run_fit(
                 cbs.on_train_batch_end(end, logs)
                 if model.stop_training:
                     break
+            end_epoch(model)  # a partial group of accumulated gradients is applied now
             train_iterator.on_epoch_end()
             if train_iterator.data_exhausted(epoch, epochs):
                 model.stop_training = True  # a one-shot generator ran out (SPEC.md)

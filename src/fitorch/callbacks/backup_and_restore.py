@@ -1,6 +1,7 @@
 """`BackupAndRestore`: resume an interrupted `fit()` exactly where the last backup was taken.
 
-A backup holds the weights, the optimizer state, the position in the data (the
+A backup holds the weights, the optimizer state (with the loss scaler and the gradients
+accumulated so far), the position in the data (the
 epoch, the step, the RNG state that drew the current shuffle order and how many
 batches of it were used), the random number generators, the running metric
 state, and every callback's `state_dict()` (History, EarlyStopping, ...). Run
@@ -26,6 +27,7 @@ from fitorch.saving import codec
 from fitorch.saving.atomic import atomic_path
 from fitorch.saving.safetensors_io import read_safetensors, write_safetensors
 from fitorch.saving.state import state_tensors
+from fitorch.step import load_step_state, step_state
 
 FORMAT = "fitorch-backup"
 VERSION = "1"
@@ -153,6 +155,8 @@ class BackupAndRestore(Callback):
             "optimizer": (codec.encode(optimizer.state_dict(), tensors, "optimizer")
                           if optimizer is not None else None),
             "fingerprint": _fingerprint(model_tensors),
+            # The loss scaler and gradients accumulated between micro-batches.
+            "step": codec.encode(step_state(self.model), tensors, "step"),
         }
         metadata = {"format": FORMAT, "version": VERSION, "doc": json.dumps(doc)}
         os.makedirs(self.backup_dir, exist_ok=True)
@@ -187,6 +191,8 @@ class BackupAndRestore(Callback):
                 value.copy_(tensors[f"model/{key}"])
         if doc["optimizer"] is not None and self.model.optimizer is not None:
             self.model.optimizer.load_state_dict(codec.decode(doc["optimizer"], tensors))
+        if doc.get("step"):
+            load_step_state(self.model, codec.decode(doc["step"], tensors))
         fit = codec.decode(doc["fit"], tensors)
         if fit["epochs"] > state.epochs:
             raise ValueError(
