@@ -265,8 +265,8 @@ class Model(nn.Module):
         if not self.compiled:
             raise RuntimeError(NOT_COMPILED)
         self._build(x)
+        step.prepare(self)  # "true" precisions cast the model before the optimizer exists
         if training:
-            step.prepare(self)
             self._build_optimizer()
             if self._optimizer_spec is None and not self._overrides("train_step"):
                 raise ValueError(
@@ -688,7 +688,7 @@ class Model(nn.Module):
         if reset_metrics:
             self.reset_metrics()
         self.train()
-        logs = materialize(self.train_step(data))  # sync: the caller gets floats
+        logs = materialize(self.make_train_function()(data))  # sync: the caller gets floats
         return logs if return_dict else trainer.step_logs_to_list(logs, self.metrics_names)
 
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
