@@ -17,6 +17,7 @@ import torch
 from fitorch import losses as losses_module
 from fitorch import metrics as metrics_module
 from fitorch import nest
+from fitorch.losses.crossentropy import warn_if_logits
 
 
 def output_names_of(y_pred: Any, user_names: Sequence[str] | None) -> list[str] | None:
@@ -137,6 +138,8 @@ class CompiledLoss:
         weights = (_per_output(self._user_weights, self.names, "loss_weights")
                    if self._user_weights is not None else [None] * len(self.losses))
         self.weights = [None if w is None else float(w) for w in weights]
+        for fn, yp in zip(self.losses, y_preds):
+            warn_if_logits(fn, yp)
         if all(fn is None for fn in self.losses):
             raise ValueError(
                 "`loss` gives no loss for any output of the model. "

@@ -37,6 +37,8 @@ from fitorch.data.arrays import (
 )
 from fitorch.device import model_device
 from fitorch.logs import MetricResults, materialize
+from fitorch.modes import ModuleModes, eval_mode
+from fitorch.optimizers.trainable_params import add_new_trainable
 from fitorch.prediction_buffer import concatenate_outputs
 
 NOT_COMPILED = "You must compile your model before using it."
@@ -195,11 +197,8 @@ class Model(nn.Module):
             lambda t: ((None, *t.shape[1:]), t.dtype), sample)
         if self._needs_build():
             # Two samples are enough to size every layer; never move the whole dataset.
-            was_training = self.training
-            self.eval()
-            with torch.no_grad():
+            with eval_mode(self), torch.no_grad():
                 step.call_model(self, _to_device(sample, self), False, compiled=False)
-            self.train(was_training)
 
     def _build_optimizer(self) -> None:
         if self._optimizer_spec is not None and not (
@@ -220,6 +219,10 @@ class Model(nn.Module):
         self._build(x)
         if training:
             self._build_optimizer()
+            if step.optimizer_ready(self.optimizer):
+                # Parameters unfrozen since compile() train from now on (never a stale set).
+                add_new_trainable(self.optimizer, [(n, p) for n, p in self.named_parameters()
+                                                   if p.requires_grad])
             if self._optimizer_spec is None and not self._overrides("train_step"):
                 raise ValueError(
                     "The model has no optimizer: compile it with one, e.g. "
@@ -663,8 +666,12 @@ class Model(nn.Module):
         self._prepare(data if not isinstance(data, tuple) else data[0], training=True)
         if reset_metrics:
             self.reset_metrics()
-        self.train()
-        logs = materialize(self.train_step(data))  # sync: the caller gets floats
+        modes = ModuleModes(self)  # frozen (eval-mode) submodules stay frozen
+        modes.train()
+        try:
+            logs = materialize(self.train_step(data))  # sync: the caller gets floats
+        finally:
+            modes.restore()
         return logs if return_dict else trainer.step_logs_to_list(logs, self.metrics_names)
 
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
@@ -680,8 +687,7 @@ class Model(nn.Module):
         self._prepare(data if not isinstance(data, tuple) else data[0], training=False)
         if reset_metrics:
             self.reset_metrics()
-        self.eval()
-        with torch.no_grad():
+        with eval_mode(self), torch.no_grad():
             logs = materialize(self.test_step(data))
         return logs if return_dict else trainer.step_logs_to_list(logs, self.metrics_names)
 
@@ -693,8 +699,7 @@ class Model(nn.Module):
         """
         data = self._batch_data(x, None, None)
         self._build(data if not isinstance(data, tuple) else data[0])
-        self.eval()
-        with torch.inference_mode():
+        with eval_mode(self), torch.inference_mode():
             out = self.predict_step(data)
         return concatenate_outputs([out])
 
@@ -809,7 +814,7 @@ class Model(nn.Module):
             >>> model.summary()
         """
         from fitorch.layers.input_layer import _dtype
-        from fitorch.summary import _zeros_like_spec, eval_mode
+        from fitorch.summary import _zeros_like_spec
 
         def spec(shape: Any) -> Any:
             if isinstance(shape, dict):

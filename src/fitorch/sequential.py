@@ -10,6 +10,7 @@ from torch import nn
 
 from fitorch.layers.input_layer import Input
 from fitorch.model import Model
+from fitorch.modes import eval_mode
 
 
 class Sequential(Model):
@@ -74,11 +75,8 @@ class Sequential(Model):
         """With an `Input`, create every parameter now from a zero batch (no RNG, no BN update)."""
         if self.input_layer is None or not self._needs_build():
             return
-        was_training = self.training
-        self.eval()
-        with torch.no_grad():
+        with eval_mode(self), torch.no_grad():
             self(self.input_layer.example().to(self._device()))
-        self.train(was_training)
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:

@@ -18,16 +18,17 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import re
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
+
+from fitorch.modes import eval_mode
 
 # rich's HEAVY_HEAD box, as Keras's summary draws it.
 _TOP = ("┏", "━", "┳", "┓")
@@ -183,22 +184,6 @@ def trace_output_shapes(model: nn.Module, modules: Sequence[nn.Module]) -> dict[
         for h in handles:
             h.remove()
     return recorded
-
-
-@contextlib.contextmanager
-def eval_mode(model: nn.Module) -> Iterator[None]:
-    """Inference mode for one pass; every submodule gets its own flag back afterwards.
-
-    (`model.train(was_training)` would also flip submodules the user had put in eval
-    mode, such as frozen batch norms.)
-    """
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for m, flag in flags:
-            m.training = flag
 
 
 def _to(sample: Any, device: torch.device) -> Any:
