@@ -11,7 +11,6 @@ import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -36,8 +35,9 @@ from fitorch.data.arrays import (
     to_tensor_structure,
 )
 from fitorch.device import model_device
+from fitorch.layers.layer_api import LayerAPI, apply_trainable_attributes
 from fitorch.logs import MetricResults, materialize
-from fitorch.modes import ModuleModes, eval_mode
+from fitorch.modes import ModuleModes, call_mode, eval_mode
 from fitorch.optimizers.trainable_params import add_new_trainable
 from fitorch.prediction_buffer import concatenate_outputs
 
@@ -56,7 +56,7 @@ DEFAULT_WORKERS = _DefaultInt(1)
 DEFAULT_QUEUE = _DefaultInt(10)
 
 
-class Model(nn.Module):
+class Model(LayerAPI, nn.Module):
     """A torch module you can `compile()` and `fit()` the Keras way.
 
     Wrap any module, or subclass and write `forward()` as in PyTorch.
@@ -102,6 +102,13 @@ class Model(nn.Module):
                 "A fitorch Model needs a forward pass: subclass `fitorch.Model` and define "
                 "`forward()`, or wrap a module with `fitorch.Model(module)`."
             )
+        if "training" in kwargs and not self._forward_takes_training:
+            # Keras's `model(x, training=False)` on a module whose forward has no such
+            # argument: this one call runs in that mode.
+            training = kwargs.pop("training")
+            if training is not None and bool(training) != self.training:
+                with call_mode(self, bool(training)):
+                    return self.module(*args, **kwargs)
         return self.module(*args, **kwargs)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -218,6 +225,7 @@ class Model(nn.Module):
             raise RuntimeError(NOT_COMPILED)
         self._build(x)
         if training:
+            apply_trainable_attributes(self)  # `module.trainable = False` on torch modules
             self._build_optimizer()
             if step.optimizer_ready(self.optimizer):
                 # Parameters unfrozen since compile() train from now on (never a stale set).
@@ -771,35 +779,45 @@ class Model(nn.Module):
         )
 
     # ------------------------------------------------------------------ weights
-    def get_weights(self) -> list[np.ndarray]:
-        """NumPy copies of the parameters (in `parameters()` order) followed by the buffers."""
-        return [t.detach().cpu().numpy().copy() for t in self._weight_tensors()]
+    # ------------------------------------------------------------- layers
+    @property
+    def layers(self) -> list[nn.Module]:
+        """The model's layers, as in Keras: a Sequential's stack, a wrapped module's
+        children (or the module itself), a subclass's direct children."""
+        from fitorch.summary import top_level_layers
 
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        """Load values produced by `get_weights()` (same count, same shapes)."""
-        targets = self._weight_tensors()
-        if len(weights) != len(targets):
+        return [module for _, module in top_level_layers(self)]
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> nn.Module:
+        """A layer by its name (its `name`, or its attribute name for a torch module) or by
+        its index in `model.layers` (Keras).
+
+        Example:
+            >>> model.get_layer("dense_1").trainable = False
+        """
+        from fitorch.summary import top_level_layers
+
+        if (name is None) == (index is None):
             raise ValueError(
-                f"`set_weights` expects {len(targets)} arrays (parameters then buffers), "
-                f"received {len(weights)}."
+                "Provide exactly one of `name` or `index` to `get_layer()`. "
+                f"Received: name={name!r}, index={index!r}"
             )
-        for i, (t, w) in enumerate(zip(targets, weights)):
-            if tuple(np.shape(w)) != tuple(t.shape):
+        layers = top_level_layers(self)
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, int) \
+                    or not -len(layers) <= index < len(layers):
                 raise ValueError(
-                    f"Weight {i} has shape {tuple(t.shape)} but the array given for it has "
-                    f"shape {tuple(np.shape(w))}."
+                    f"Was asked to retrieve layer at index {index} but the model only has "
+                    f"{len(layers)} layers. Received: index={index!r}"
                 )
-        with torch.no_grad():
-            for t, w in zip(targets, weights):
-                t.copy_(torch.as_tensor(np.asarray(w), dtype=t.dtype))
-
-    def _weight_tensors(self) -> list[torch.Tensor]:
-        if self._needs_build():
-            raise ValueError(
-                "The model's weights are not created yet (their sizes come from the first "
-                "batch). Call the model on data (e.g. `predict`) or use an `Input` first."
-            )
-        return [*self.parameters(), *self.buffers()]
+            return layers[index][1]
+        for layer_name, module in layers:
+            if layer_name == name:
+                return module
+        raise ValueError(
+            f"No such layer: {name}. Existing layers are: {[n for n, _ in layers]}. "
+            f"Received: name={name!r}"
+        )
 
     # ------------------------------------------------------- summary & saving
     def build(self, input_shape: Any, dtype: torch.dtype | str | None = None) -> None:

@@ -9,7 +9,8 @@ it had before (SPEC.md, "Models").
 
 A model that is entirely in eval mode when `fit` starts (after a hand-written
 evaluation, say) trains as a whole, as Keras would: freezing is a choice about
-a part of the model, never all of it.
+a part of the model, never all of it. A batch norm set `trainable = False` (or
+inside a layer or model that is) runs in inference mode in `fit`, as in Keras 3.
 
 Example:
     >>> modes = ModuleModes(model)   # backbone.eval() was called by the user
@@ -35,6 +36,7 @@ class ModuleModes:
         self._flags = [(m, m.training) for m in model.modules()]
         frozen = [m for m, training in self._flags if not training]
         self._frozen = [] if len(frozen) == len(self._flags) else frozen
+        self._frozen += _frozen_batch_norms(model)
 
     @property
     def frozen(self) -> list[nn.Module]:
@@ -57,6 +59,30 @@ class ModuleModes:
             module.training = training
 
 
+def _is_batch_norm(module: nn.Module) -> bool:
+    from fitorch.layers.normalization import BatchNormalization
+
+    return isinstance(module, (BatchNormalization, nn.modules.batchnorm._NormBase))
+
+
+def _frozen_batch_norms(model: nn.Module) -> list[nn.Module]:
+    """Batch norms set `trainable = False`, or inside a layer or model that is: they run in
+    inference mode in `fit` (Keras 3's rule for fine-tuning)."""
+    from fitorch.layers.layer_api import is_frozen
+
+    found: list[nn.Module] = []
+
+    def visit(module: nn.Module, frozen: bool) -> None:
+        frozen = frozen or is_frozen(module)
+        if frozen and _is_batch_norm(module):
+            found.append(module)
+        for child in module.children():
+            visit(child, frozen)
+
+    visit(model, False)
+    return found
+
+
 @contextlib.contextmanager
 def eval_mode(model: nn.Module) -> Iterator[None]:
     """Inference mode for a block; every submodule gets its own flag back afterwards.
@@ -76,4 +102,24 @@ def eval_mode(model: nn.Module) -> Iterator[None]:
         modes.restore()
 
 
-__all__ = ["ModuleModes", "eval_mode"]
+@contextlib.contextmanager
+def call_mode(model: nn.Module, training: bool) -> Iterator[None]:
+    """Keras's `model(x, training=...)`: one call in training or inference mode, every
+    module's own mode back afterwards (frozen parts stay frozen in training mode).
+
+    Example:
+        >>> with call_mode(model, training=False):
+        ...     y = model(x)
+    """
+    modes = ModuleModes(model)
+    if training:
+        modes.train()
+    else:
+        modes.eval()
+    try:
+        yield
+    finally:
+        modes.restore()
+
+
+__all__ = ["ModuleModes", "call_mode", "eval_mode"]

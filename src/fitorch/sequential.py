@@ -10,7 +10,7 @@ from torch import nn
 
 from fitorch.layers.input_layer import Input
 from fitorch.model import Model
-from fitorch.modes import eval_mode
+from fitorch.modes import call_mode, eval_mode
 
 
 class Sequential(Model):
@@ -63,7 +63,12 @@ class Sequential(Model):
         """The layers, without the `Input` (Keras)."""
         return list(self.stack)
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, training: bool | None = None) -> Any:
+        """Run the stack; `training=True/False` runs this one call in that mode (Keras's
+        `model(x, training=False)`); None (the default) uses the modules' own modes."""
+        if training is not None and bool(training) != self.training:
+            with call_mode(self, bool(training)):
+                return self.forward(x)
         for layer in self.stack:
             x = layer(x)
         return x

@@ -93,7 +93,11 @@ def top_level_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     wrapped module (or the module itself when it has none); a subclassed model
     lists its direct children, like Keras's `model.layers`.
     """
-    layers = getattr(model, "layers", None)
+    from fitorch.model import Model
+
+    # `Model.layers` itself comes from here; a Sequential or functional model lists its own.
+    own = not (isinstance(model, Model) and type(model).layers is Model.layers)
+    layers = getattr(model, "layers", None) if own else None
     if isinstance(layers, list) and all(isinstance(m, nn.Module) for m in layers):
         return [(_name_of(m, str(i)), m) for i, m in enumerate(layers)]
     wrapped = getattr(model, "module", None)
