@@ -253,3 +253,80 @@ def test_unfreezing_with_several_param_groups_warns_and_trains():
         model.fit(x, y, epochs=1, verbose=0)
     assert not torch.equal(net.backbone.conv.weight, before)
     assert len(optimizer.param_groups) == 3
+
+
+# ------------------------------------------------------------------ checkpoints
+
+
+def test_save_weights_of_a_wrapped_module_loads_into_plain_torch(tmp_path):
+    import safetensors.torch
+
+    net = _Classifier()
+    ft.Model(net).save_weights(tmp_path / "w.safetensors")
+    ft.Model(net).save_weights(tmp_path / "w.pt")
+    fresh = _Classifier()
+    fresh.load_state_dict(safetensors.torch.load_file(tmp_path / "w.safetensors"))
+    fresh.load_state_dict(torch.load(tmp_path / "w.pt", weights_only=True))
+    for key, value in net.state_dict().items():
+        assert torch.equal(fresh.state_dict()[key], value)
+    # Both spellings load back through fitorch.
+    model = ft.Model(_Classifier())
+    model.load_weights(tmp_path / "w.safetensors")
+    torch.save({f"module.{k}": v for k, v in net.state_dict().items()}, tmp_path / "p.pt")
+    model.load_weights(tmp_path / "p.pt")
+    assert torch.equal(model.module.head.weight, net.head.weight)
+
+
+@pytest.mark.parametrize("loss", [
+    nn.CrossEntropyLoss(weight=torch.tensor([1.0, 2.0, 0.5]), label_smoothing=0.1),
+    F.cross_entropy,
+])
+def test_save_load_with_torch_loss_and_optimizer_continues_exactly(tmp_path, loss):
+    x, y = _data(64)
+
+    def make():
+        torch.manual_seed(3)
+        return ft.Model(nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3)))
+
+    straight = make()
+    straight.compile(optimizer=torch.optim.AdamW(straight.parameters(), lr=0.01), loss=loss)
+    straight.fit(x, y, epochs=4, batch_size=16, shuffle=False, verbose=0)
+
+    first = make()
+    first.compile(optimizer=torch.optim.AdamW(first.parameters(), lr=0.01), loss=loss)
+    first.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is lost, so nothing to warn about
+        first.save(tmp_path / "m.fitorch")
+    second = ft.load_model(tmp_path / "m.fitorch", model=make())
+    assert second.compiled and isinstance(second.optimizer, torch.optim.AdamW)
+    second.fit(x, y, epochs=4, initial_epoch=2, batch_size=16, shuffle=False, verbose=0)
+    for a, b in zip(second.parameters(), straight.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_unstorable_loss_warns_once_and_compile_plus_load_weights_restores(tmp_path):
+    x, y = _data(64)
+
+    def my_loss(y_true, y_pred):
+        return F.cross_entropy(y_pred, y_true.long(), reduction="none")
+
+    def make():
+        torch.manual_seed(3)
+        model = ft.Model(nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3)))
+        model.compile(optimizer="adam", loss=my_loss)
+        return model
+
+    straight = make()
+    straight.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    first = make()
+    first.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+    with pytest.warns(UserWarning, match="load_weights") as record:
+        first.save(tmp_path / "m.fitorch")
+    assert len(record) == 1
+    second = make()  # compile again, as the warning says
+    second.load_weights(tmp_path / "m.fitorch")
+    assert second.optimizer.iterations == first.optimizer.iterations
+    second.fit(x, y, epochs=2, initial_epoch=1, batch_size=16, shuffle=False, verbose=0)
+    for a, b in zip(second.parameters(), straight.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
