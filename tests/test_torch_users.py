@@ -330,3 +330,149 @@ def test_unstorable_loss_warns_once_and_compile_plus_load_weights_restores(tmp_p
     second.fit(x, y, epochs=2, initial_epoch=1, batch_size=16, shuffle=False, verbose=0)
     for a, b in zip(second.parameters(), straight.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+# ------------------------------------------------------------ outputs and losses
+
+
+class _TwoHeads(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.a = nn.Linear(6, 3)
+        self.b = nn.Linear(6, 1)
+
+    def forward(self, x):
+        return self.a(x), self.b(x)
+
+
+def test_a_loss_on_one_output_only_with_a_single_target_array():
+    x, y = _data()
+    model = ft.Model(_TwoHeads())
+    model.compile(optimizer="adam", loss=[nn.CrossEntropyLoss(), None])
+    history = model.fit(x, y, epochs=2, verbose=0)
+    # The loss is the first head's alone: equal to the torch loss of that head.
+    with torch.no_grad():
+        logits, _ = model.module(torch.from_numpy(x))
+    expected = float(F.cross_entropy(logits, torch.from_numpy(y)))
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(expected, rel=1e-5)
+    assert list(history.history) == ["loss"]
+
+
+def test_metrics_on_an_output_without_loss():
+    x, y = _data()
+    aux = np.zeros((len(x), 1), dtype="float32")
+    model = ft.Model(_TwoHeads())
+    model.compile(optimizer="adam", loss=[nn.CrossEntropyLoss(), None],
+                  metrics=[["accuracy"], ["mae"]])
+    history = model.fit(x, [y, aux], epochs=1, verbose=0)
+    assert sorted(history.history) == ["loss", "output_1_accuracy", "output_2_mae"]
+    with torch.no_grad():
+        _, b = model.module(torch.from_numpy(x))
+    mae = float(b.abs().mean())
+    assert model.evaluate(x, [y, aux], verbose=0, return_dict=True)["output_2_mae"] == \
+        pytest.approx(mae, rel=1e-5)
+
+
+class _DictHeads(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.heads = _TwoHeads()
+
+    def forward(self, x):
+        a, b = self.heads(x)
+        return {"cls": a, "aux": b}
+
+
+def test_dict_losses_for_a_subset_of_dict_outputs():
+    x, y = _data()
+    model = ft.Model(_DictHeads())
+    model.compile(optimizer="adam", loss={"cls": nn.CrossEntropyLoss()})
+    model.fit(x, {"cls": y}, epochs=1, verbose=0)
+    with torch.no_grad():
+        logits = model.module(torch.from_numpy(x))["cls"]
+    assert model.evaluate(x, {"cls": y}, verbose=0) == pytest.approx(
+        float(F.cross_entropy(logits, torch.from_numpy(y))), rel=1e-5)
+
+
+class _PerToken(nn.Module):
+    def forward(self, x):
+        return x * 2
+
+
+def test_predict_with_outputs_whose_length_varies_by_batch():
+    batches = [torch.ones(4, 5), torch.ones(4, 7), torch.ones(2, 3)]
+    model = ft.Model(_PerToken())
+    with pytest.warns(UserWarning, match="one array per batch"):
+        out = model.predict(torch.utils.data.DataLoader(batches, batch_size=None), verbose=0)
+    assert [a.shape for a in out] == [(4, 5), (4, 7), (2, 3)]
+    np.testing.assert_array_equal(out[1], np.full((4, 7), 2.0))
+
+
+# ------------------------------------------------------------------------- data
+
+
+def test_dataframe_with_bool_int_and_float_columns():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"f": rng.normal(size=32), "i": rng.integers(0, 5, 32),
+                          "b": rng.integers(0, 2, 32).astype(bool)})
+    y = rng.normal(size=(32, 1)).astype("float32")
+    model = ft.Model(nn.Linear(3, 1))
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(frame, y, epochs=1, verbose=0)
+    expected = model.module(torch.from_numpy(frame.to_numpy(dtype="float32")))
+    np.testing.assert_allclose(model.predict(frame, verbose=0), expected.detach().numpy(),
+                               rtol=1e-6)
+    frame["s"] = ["a"] * 32
+    with pytest.raises(TypeError, match="'s' \\(object\\)|'s' \\(str\\)"):
+        model.fit(frame, y, epochs=1, verbose=0)
+
+
+class _DictDataset(torch.utils.data.Dataset):
+    def __init__(self, x, y, extra: bool = False) -> None:
+        self.x, self.y, self.extra = x, y, extra
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        item = {"input_ids": torch.from_numpy(self.x[i]), "labels": int(self.y[i])}
+        if self.extra:
+            item["idx"] = i
+        return item
+
+
+class _ByName(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = nn.Linear(6, 3)
+
+    def forward(self, input_ids):
+        return self.body(input_ids)
+
+
+def test_dataloader_of_dict_batches():
+    x, y = _data()
+    loader = torch.utils.data.DataLoader(_DictDataset(x, y), batch_size=8)
+    model = ft.Model(_ByName())
+    model.compile(optimizer="adam", loss=nn.CrossEntropyLoss(), metrics=["accuracy"])
+    model.fit(loader, epochs=1, verbose=0)
+    by_arrays = model.evaluate({"input_ids": x}, y, verbose=0, return_dict=True)
+    by_loader = model.evaluate(loader, verbose=0, return_dict=True)
+    assert by_loader["loss"] == pytest.approx(by_arrays["loss"], rel=1e-5)
+    plain = torch.utils.data.DataLoader([{"x": torch.from_numpy(x[i]), "y": int(y[i])}
+                                         for i in range(len(x))], batch_size=8)
+    wrapped = ft.Model(nn.Linear(6, 3))
+    wrapped.compile(optimizer="adam", loss=nn.CrossEntropyLoss())
+    wrapped.fit(plain, epochs=1, verbose=0)
+
+
+def test_dict_batch_with_a_key_forward_does_not_take_names_it():
+    x, y = _data()
+    loader = torch.utils.data.DataLoader(_DictDataset(x, y, extra=True), batch_size=8)
+    model = ft.Model(_ByName())
+    model.compile(optimizer="adam", loss=nn.CrossEntropyLoss())
+    with pytest.raises(ValueError, match="'idx'.*takes \\(input_ids\\)"):
+        model.fit(loader, epochs=1, verbose=0)

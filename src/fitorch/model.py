@@ -196,8 +196,35 @@ class Model(LayerAPI, nn.Module):
         """The static batch size from `Input(batch_size=N)`, if the model has one."""
         return None
 
+    def _check_input_names(self, x: Any) -> None:
+        """Inputs given by name (a dict) must be parameters of `forward`: fail before any step,
+        naming the key and what `forward` takes (not torch's "unexpected keyword")."""
+        if not isinstance(x, Mapping):
+            return
+        fn = self.module.forward if self.module is not None else self.forward
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            return
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return
+        names = [n for n, p in params.items()
+                 if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                               inspect.Parameter.KEYWORD_ONLY)]
+        unknown = [k for k in x if k not in names]
+        if unknown:
+            owner = type(self.module if self.module is not None else self).__name__
+            raise ValueError(
+                f"The inputs are given by name, but {owner}.forward() has no parameter "
+                f"{', '.join(repr(k) for k in unknown)}: it takes ({', '.join(names)}). Drop "
+                "or rename those keys (e.g. in the DataLoader's collate_fn); a target under "
+                "'y' or 'labels' and weights under 'sample_weight' are taken out of the "
+                f"inputs by fit. Received: input keys {list(x)}"
+            )
+
     def _build(self, x: Any) -> None:
         """Create lazily-sized parameters by one forward pass (inference mode, no RNG use)."""
+        self._check_input_names(x)
         sample = nest.map_structure(lambda t: t[:2], to_tensor_structure(x, "x"))
         # What summary() shows as the input when the model has no `Input`.
         self.__dict__["_build_input_spec"] = nest.map_structure(
