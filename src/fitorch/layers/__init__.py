@@ -11,6 +11,7 @@ Example:
     torch.Size([2, 3])
 """
 
+from fitorch.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from fitorch.layers.conv import Conv1D, Conv2D
 from fitorch.layers.core import Activation, Dense, Dropout, Flatten
 from fitorch.layers.embedding import Embedding
@@ -30,6 +31,7 @@ from fitorch.layers.recurrent import GRU, LSTM
 from fitorch.layers.reshaping import Reshape
 
 __all__ = [
+    "ELU",
     "GRU",
     "LSTM",
     "Activation",
@@ -48,7 +50,11 @@ __all__ = [
     "GlobalMaxPooling2D",
     "Input",
     "LayerNormalization",
+    "LeakyReLU",
     "MaxPooling1D",
     "MaxPooling2D",
+    "PReLU",
+    "ReLU",
     "Reshape",
+    "Softmax",
 ]
