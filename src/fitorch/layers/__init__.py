@@ -16,6 +16,16 @@ from fitorch.layers.conv import Conv1D, Conv2D
 from fitorch.layers.core import Activation, Dense, Dropout, Flatten
 from fitorch.layers.embedding import Embedding
 from fitorch.layers.input_layer import Input
+from fitorch.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+)
 from fitorch.layers.normalization import BatchNormalization, LayerNormalization
 from fitorch.layers.pooling import (
     AveragePooling1D,
@@ -35,12 +45,16 @@ __all__ = [
     "GRU",
     "LSTM",
     "Activation",
+    "Add",
+    "Average",
     "AveragePooling1D",
     "AveragePooling2D",
     "BatchNormalization",
+    "Concatenate",
     "Conv1D",
     "Conv2D",
     "Dense",
+    "Dot",
     "Dropout",
     "Embedding",
     "Flatten",
@@ -53,8 +67,12 @@ __all__ = [
     "LeakyReLU",
     "MaxPooling1D",
     "MaxPooling2D",
+    "Maximum",
+    "Minimum",
+    "Multiply",
     "PReLU",
     "ReLU",
     "Reshape",
     "Softmax",
+    "Subtract",
 ]
