@@ -26,6 +26,14 @@ from fitorch.layers.merging import (
     Multiply,
     Subtract,
 )
+from fitorch.layers.noise import (
+    ActivityRegularization,
+    AlphaDropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+)
 from fitorch.layers.normalization import BatchNormalization, LayerNormalization
 from fitorch.layers.pooling import (
     AveragePooling1D,
@@ -39,13 +47,28 @@ from fitorch.layers.pooling import (
 )
 from fitorch.layers.recurrent import GRU, LSTM
 from fitorch.layers.reshaping import Reshape
+from fitorch.layers.structure import (
+    Cropping1D,
+    Cropping2D,
+    Identity,
+    Lambda,
+    Permute,
+    RepeatVector,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+)
+from fitorch.layers.wrappers import TimeDistributed
 
 __all__ = [
     "ELU",
     "GRU",
     "LSTM",
     "Activation",
+    "ActivityRegularization",
     "Add",
+    "AlphaDropout",
     "Average",
     "AveragePooling1D",
     "AveragePooling2D",
@@ -53,16 +76,22 @@ __all__ = [
     "Concatenate",
     "Conv1D",
     "Conv2D",
+    "Cropping1D",
+    "Cropping2D",
     "Dense",
     "Dot",
     "Dropout",
     "Embedding",
     "Flatten",
+    "GaussianDropout",
+    "GaussianNoise",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
+    "Identity",
     "Input",
+    "Lambda",
     "LayerNormalization",
     "LeakyReLU",
     "MaxPooling1D",
@@ -71,8 +100,17 @@ __all__ = [
     "Minimum",
     "Multiply",
     "PReLU",
+    "Permute",
     "ReLU",
+    "RepeatVector",
     "Reshape",
     "Softmax",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
     "Subtract",
+    "TimeDistributed",
+    "UpSampling1D",
+    "UpSampling2D",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
 ]
