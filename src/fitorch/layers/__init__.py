@@ -12,8 +12,15 @@ Example:
 """
 
 from fitorch.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
-from fitorch.layers.conv import Conv1D, Conv2D
+from fitorch.layers.conv import Conv1D, Conv2D, Conv3D
+from fitorch.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from fitorch.layers.core import Activation, Dense, Dropout, Flatten
+from fitorch.layers.depthwise import (
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+)
 from fitorch.layers.embedding import Embedding
 from fitorch.layers.input_layer import Input
 from fitorch.layers.merging import (
@@ -38,12 +45,16 @@ from fitorch.layers.normalization import BatchNormalization, LayerNormalization
 from fitorch.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
+    AveragePooling3D,
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
     GlobalMaxPooling1D,
     GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
     MaxPooling1D,
     MaxPooling2D,
+    MaxPooling3D,
 )
 from fitorch.layers.recurrent import GRU, LSTM
 from fitorch.layers.reshaping import Reshape
@@ -72,13 +83,20 @@ __all__ = [
     "Average",
     "AveragePooling1D",
     "AveragePooling2D",
+    "AveragePooling3D",
     "BatchNormalization",
     "Concatenate",
     "Conv1D",
+    "Conv1DTranspose",
     "Conv2D",
+    "Conv2DTranspose",
+    "Conv3D",
+    "Conv3DTranspose",
     "Cropping1D",
     "Cropping2D",
     "Dense",
+    "DepthwiseConv1D",
+    "DepthwiseConv2D",
     "Dot",
     "Dropout",
     "Embedding",
@@ -87,8 +105,10 @@ __all__ = [
     "GaussianNoise",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
     "Identity",
     "Input",
     "Lambda",
@@ -96,6 +116,7 @@ __all__ = [
     "LeakyReLU",
     "MaxPooling1D",
     "MaxPooling2D",
+    "MaxPooling3D",
     "Maximum",
     "Minimum",
     "Multiply",
@@ -104,6 +125,8 @@ __all__ = [
     "ReLU",
     "RepeatVector",
     "Reshape",
+    "SeparableConv1D",
+    "SeparableConv2D",
     "Softmax",
     "SpatialDropout1D",
     "SpatialDropout2D",
