@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
+from fitorch import checks, nest
 from fitorch import losses as losses_module
 from fitorch import metrics as metrics_module
-from fitorch import nest
 from fitorch.losses.crossentropy import warn_if_logits
 
 
@@ -125,9 +125,10 @@ class CompiledLoss:
         self.single_index: int | None = None
         self.trackers: list[metrics_module.Mean] = []
         self.losses: list[Any] = []
-        # All the labels of the data about to be used, checked once against the number of
-        # classes on the first batch (so a bad label in the last batch fails before step 1).
-        self.labels_to_check: torch.Tensor | None = None
+        # All the labels of the data about to be used (training and validation, as
+        # (name, y) pairs), checked once against the number of classes on the first batch
+        # (so a bad label in the last batch fails before step 1).
+        self.labels_to_check: list[tuple[str, Any]] | None = None
         self.on_build: Callable[[], None] | None = None
         # Validate the specs now so a bad loss fails in compile(), not on the first batch.
         for spec in nest.flatten(loss):
@@ -191,6 +192,8 @@ class CompiledLoss:
             self.build(y_true, y_pred)
         if self._single:
             return self._single_loss(y_true, y_pred, sample_weight), [], 0
+        if self.labels_to_check is not None:
+            self._check_labels(y_pred)
         names = self.names
         y_preds = flat_outputs(y_pred, names)
         y_trues = align(y_true, names, "y", y_pred, self.single_index)
@@ -218,22 +221,27 @@ class CompiledLoss:
                 and len(y_true) == 1:
             y_true = y_true[0]
         if self.labels_to_check is not None:
-            self._check_labels(fn, y_pred)
+            self._check_labels(y_pred)
         if isinstance(sample_weight, (list, tuple)) and len(sample_weight) == 1:
             sample_weight = sample_weight[0]
         value = fn(y_true, y_pred, sample_weight)
         return value if w is None else value * w
 
-    def _check_labels(self, fn: Any, y_pred: torch.Tensor) -> None:
-        labels, self.labels_to_check = self.labels_to_check, None
-        if not isinstance(fn, losses_module.SparseCategoricalCrossentropy) or labels is None \
-                or labels.is_floating_point() or not isinstance(y_pred, torch.Tensor):
-            return
-        axis = getattr(fn, "axis", -1)
-        message = losses_module._bad_label_message(  # sync: once per fit, on the labels
-            labels, y_pred.shape[axis], getattr(fn, "ignore_class", None), y_pred.shape)
-        if message is not None:
-            raise ValueError(message)
+    def _check_labels(self, y_pred: Any) -> None:
+        """Check every label source (training and validation `y`) against this batch's
+        `y_pred`, for every output whose loss takes class indices (`checks.class_labels`)."""
+        sources, self.labels_to_check = self.labels_to_check, None
+        for what, labels in sources or ():
+            if self._single:
+                if isinstance(labels, (list, tuple)) and len(labels) == 1:
+                    labels = labels[0]
+                pairs = [(self.losses[0], labels, y_pred)]
+            else:
+                pairs = list(zip(self.losses, align(labels, self.names, "y", y_pred),
+                                 flat_outputs(y_pred, self.names)))
+            for fn, yt, yp in pairs:
+                if fn is not None:
+                    checks.class_labels(fn, yt, yp, what)
 
     def loss_for(self, index: int) -> Any:
         return self.losses[index] if self.losses else None

@@ -543,11 +543,12 @@ class Model(LayerAPI, nn.Module):
         val_adapter = None
         try:
             self._check_can_train(adapter.has_targets)
-            self._check_labels_once(adapter.targets())
             if val is not None:
                 val_adapter = get_adapter(val[0], val[1], val[2],
                                           batch_size=validation_batch_size,
                                           steps=validation_steps, shuffle=False, **loader)
+            self._check_labels_once(adapter.targets(),
+                                    val_adapter.targets() if val_adapter is not None else None)
             self._prepare(adapter.sample_x(), training=True)
             iterator = EpochIterator(adapter, steps_per_epoch, self._device())
             val_iterator = (EpochIterator(val_adapter, validation_steps, self._device())
@@ -564,9 +565,12 @@ class Model(LayerAPI, nn.Module):
             if val_adapter is not None:
                 val_adapter.close()
 
-    def _check_labels_once(self, y: Any) -> None:
-        if self._compiled_loss is not None and isinstance(y, torch.Tensor):
-            self._compiled_loss.labels_to_check = y
+    def _check_labels_once(self, y: Any, val_y: Any = None) -> None:
+        """Have the first step check all in-memory labels (training and validation)."""
+        sources = [(what, labels) for what, labels in (("y", y), ("validation_data's y", val_y))
+                   if labels is not None]
+        if self._compiled_loss is not None and sources:
+            self._compiled_loss.labels_to_check = sources
 
     def _check_can_train(self, has_targets: bool | None) -> None:
         """Fail before any step when the default training step cannot run."""

@@ -91,10 +91,12 @@ def run_fit(
             cbs.on_epoch_begin(epoch)
             modes.train()
             first_step = 0
+            resumed_logs: dict[str, Any] = {}
             if resume is not None:
                 first_step = resume["step"] + 1
                 train_iterator.resume(resume["data"])
                 model._load_metric_states(resume["metrics"])
+                resumed_logs = resume.get("logs") or {}
                 set_rng_state(resume["rng"])
                 resume = None
             logs: Logs | None = None
@@ -102,10 +104,15 @@ def run_fit(
                 cbs.on_train_batch_begin(begin)
                 for batch in batches:
                     logs = as_logs(train_function(batch))
-                state.step = end
+                state.step, state.logs = end, logs
                 cbs.on_train_batch_end(end, logs)
                 if model.stop_training:
                     break
+            # Restored metric state not claimed by this epoch's training steps is dropped
+            # here, before validation resets and reuses the metrics (see fit_state).
+            model._load_metric_states({})
+            if logs is None and resumed_logs:
+                logs = as_logs(resumed_logs)  # resumed after the epoch's last step
             train_iterator.on_epoch_end()
             if train_iterator.data_exhausted(epoch, epochs):
                 model.stop_training = True  # a one-shot generator ran out (SPEC.md)
