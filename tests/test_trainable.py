@@ -147,3 +147,13 @@ def test_sequential_call_with_training_argument():
     assert not model.training
     wrapped = ft.Model(nn.Sequential(nn.Dropout(0.5)))
     assert torch.equal(wrapped(x, training=False), x)
+
+
+def test_every_layer_class_has_keras_layer_api():
+    """New layers get `trainable` and the weight lists too (they inherit LayerAPI)."""
+    from fitorch.layers.layer_api import LayerAPI
+
+    classes = [getattr(ft.layers, name) for name in ft.layers.__all__]
+    missing = [c.__name__ for c in classes if isinstance(c, type) and issubclass(c, nn.Module)
+               and c is not ft.layers.Input and not issubclass(c, LayerAPI)]
+    assert missing == []

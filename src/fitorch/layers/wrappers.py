@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from fitorch.layers.core import _check_keras_weights, _resolve_name
+from fitorch.layers.layer_api import LayerAPI
 
 __all__ = ["TimeDistributed"]
 
@@ -34,7 +35,7 @@ def _takes_cross_sample_statistics(layer: nn.Module) -> bool:
     return any(isinstance(m, (BatchNormalization, _BatchNorm)) for m in layer.modules())
 
 
-class TimeDistributed(nn.Module):
+class TimeDistributed(LayerAPI, nn.Module):
     """Apply `layer` to every time step of `(batch, time, *sample)` inputs.
 
     The steps are folded into the batch (one call of `layer` on `(batch * time,
