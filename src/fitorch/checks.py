@@ -134,19 +134,29 @@ def _class_index_loss(loss: Any, labels: Any, y_pred: Any) -> tuple[str, int, in
     """(loss name, class axis, ignored label) when `loss` takes class-index labels, whatever
     its spelling: "sparse_categorical_crossentropy", the class, the function, or a torch
     `CrossEntropyLoss`/`NLLLoss` given integer targets; None for any other loss."""
-    from fitorch.losses import sparse_categorical_crossentropy
+    import functools
+
+    import torch
+    import torch.nn.functional as F
+
+    from fitorch.losses import TorchLoss, sparse_categorical_crossentropy
     from fitorch.losses.base import LossFunctionWrapper
 
-    fn = getattr(loss, "fn", None) if isinstance(loss, LossFunctionWrapper) else loss
+    fn = getattr(loss, "fn", None) if isinstance(loss, (LossFunctionWrapper, TorchLoss)) \
+        else loss
     kwargs = getattr(loss, "_fn_kwargs", {}) or {}
     if fn is sparse_categorical_crossentropy:
         return "sparse_categorical_crossentropy", int(kwargs.get("axis", -1)), \
             kwargs.get("ignore_class")
-    import torch
-
-    if isinstance(fn, (torch.nn.CrossEntropyLoss, torch.nn.NLLLoss)) \
-            and not labels.is_floating_point() and labels.dim() == y_pred.dim() - 1:
-        return type(fn).__name__, 1 if y_pred.dim() > 1 else 0, int(fn.ignore_index)
+    if labels.is_floating_point() or labels.dim() != y_pred.dim() - 1:
+        return None
+    axis = 1 if y_pred.dim() > 1 else 0
+    if isinstance(fn, (torch.nn.CrossEntropyLoss, torch.nn.NLLLoss)):
+        return type(fn).__name__, axis, int(fn.ignore_index)
+    keywords = fn.keywords if isinstance(fn, functools.partial) else {}
+    inner = fn.func if isinstance(fn, functools.partial) else fn
+    if inner in (F.cross_entropy, F.nll_loss):  # torch's functions: ignore_index=-100
+        return inner.__name__, axis, int(keywords.get("ignore_index", -100))
     return None
 
 
