@@ -109,7 +109,8 @@ def keras_entries(model: nn.Module, sort_attrs: bool = True) -> list[Entry]:
 def _walk(module: nn.Module, prefix: str, out: list[Entry], sort_attrs: bool) -> None:
     from fitorch.model import Model
 
-    if callable(getattr(module, "get_keras_weights", None)):
+    if callable(getattr(module, "get_keras_weights", None)) and not getattr(
+            module, "keras_sublayers", False):  # Bidirectional: one group per direction
         out.append((prefix, module))
         return
     layers = _sequence_layers(module)
