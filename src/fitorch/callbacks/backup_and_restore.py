@@ -24,7 +24,7 @@ import torch
 
 from fitorch.callbacks.callback import Callback
 from fitorch.saving import codec
-from fitorch.saving.atomic import atomic_path
+from fitorch.saving.atomic import atomic_path, remove_stale_temporaries
 from fitorch.saving.safetensors_io import read_safetensors, write_safetensors
 from fitorch.saving.state import state_tensors
 
@@ -97,6 +97,7 @@ class BackupAndRestore(Callback):
             for path in (self.path, self.previous_path):
                 if os.path.exists(path):
                     os.remove(path)
+                remove_stale_temporaries(path)  # left by a process killed mid-write
 
     # -- backup --------------------------------------------------------------
     def _fit_state(self) -> Any:
