@@ -14,7 +14,7 @@ Example:
 from fitorch.layers.conv import Conv1D, Conv2D
 from fitorch.layers.core import Activation, Dense, Dropout, Flatten
 from fitorch.layers.embedding import Embedding
-from fitorch.layers.input_layer import Input
+from fitorch.layers.input_layer import Input, InputLayer
 from fitorch.layers.normalization import BatchNormalization, LayerNormalization
 from fitorch.layers.pooling import (
     AveragePooling1D,
@@ -47,6 +47,7 @@ __all__ = [
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
     "Input",
+    "InputLayer",
     "LayerNormalization",
     "MaxPooling1D",
     "MaxPooling2D",
