@@ -230,7 +230,7 @@ def _two_in_two_out(lib: Any) -> Any:
     x = layers.Dense(8, activation="relu", name="branch_a")(a)
     y = layers.Dense(8, activation="relu", name="branch_b")(b)
     merged = x + y
-    head_a = layers.Dense(1, name="head_a")(merged)
+    head_a = layers.Dense(1, name="head_a")(layers.Concatenate(name="concat")([x, y]))
     head_b = layers.Dense(2, activation="softmax", name="head_b")(merged)
     return lib.Model({"a": a, "b": b}, [head_a, head_b], name="two_heads")
 
@@ -321,7 +321,9 @@ def _residual(lib: Any) -> Any:
     cf = {"data_format": "channels_first"} if lib is keras else {}
     inputs = lib.Input(shape=(4, 8, 8))
     x = layers.Conv2D(4, 3, padding="same", activation="relu", name="conv_a", **cf)(inputs)
-    x = layers.Conv2D(4, 3, padding="same", name="conv_b", **cf)(x) + inputs
+    x = layers.Add(name="residual_add")([layers.Conv2D(4, 3, padding="same", name="conv_b",
+                                                       **cf)(x), inputs])
+    x = x + inputs  # the same merge as an operator
     x = layers.GlobalAveragePooling2D(name="pool", **cf)(x)
     return lib.Model(inputs, layers.Dense(2, activation="softmax", name="probs")(x),
                      name="residual")

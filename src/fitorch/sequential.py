@@ -10,6 +10,7 @@ from torch import nn
 
 from fitorch.layers.input_layer import InputLayer
 from fitorch.model import Model
+from fitorch.modes import call_mode, eval_mode
 
 
 class Sequential(Model):
@@ -65,7 +66,12 @@ class Sequential(Model):
         """The layers, without the `Input` (Keras)."""
         return list(self.stack)
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, training: bool | None = None) -> Any:
+        """Run the stack; `training=True/False` runs this one call in that mode (Keras's
+        `model(x, training=False)`); None (the default) uses the modules' own modes."""
+        if training is not None and bool(training) != self.training:
+            with call_mode(self, bool(training)):
+                return self.forward(x)
         for layer in self.stack:
             x = layer(x)
         return x
@@ -77,11 +83,8 @@ class Sequential(Model):
         """With an `Input`, create every parameter now from a zero batch (no RNG, no BN update)."""
         if self.input_layer is None or not self._needs_build():
             return
-        was_training = self.training
-        self.eval()
-        with torch.no_grad():
+        with eval_mode(self), torch.no_grad():
             self(self.input_layer.example().to(self._device()))
-        self.train(was_training)
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:

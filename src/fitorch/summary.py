@@ -18,16 +18,17 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import re
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
+
+from fitorch.modes import eval_mode
 
 # rich's HEAVY_HEAD box, as Keras's summary draws it.
 _TOP = ("┏", "━", "┳", "┓")
@@ -119,7 +120,11 @@ def top_level_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     wrapped module (or the module itself when it has none); a subclassed model
     lists its direct children, like Keras's `model.layers`.
     """
-    layers = getattr(model, "layers", None)
+    from fitorch.model import Model
+
+    # `Model.layers` itself comes from here; a Sequential or functional model lists its own.
+    own = not (isinstance(model, Model) and type(model).layers is Model.layers)
+    layers = getattr(model, "layers", None) if own else None
     if isinstance(layers, list) and all(isinstance(m, nn.Module) for m in layers):
         return [(_name_of(m, str(i)), m) for i, m in enumerate(layers)]
     wrapped = getattr(model, "module", None)
@@ -210,22 +215,6 @@ def trace_output_shapes(model: nn.Module, modules: Sequence[nn.Module]) -> dict[
         for h in handles:
             h.remove()
     return recorded
-
-
-@contextlib.contextmanager
-def eval_mode(model: nn.Module) -> Iterator[None]:
-    """Inference mode for one pass; every submodule gets its own flag back afterwards.
-
-    (`model.train(was_training)` would also flip submodules the user had put in eval
-    mode, such as frozen batch norms.)
-    """
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for m, flag in flags:
-            m.training = flag
 
 
 def _to(sample: Any, device: torch.device) -> Any:

@@ -124,8 +124,15 @@ class Functional(Model):
     # ------------------------------------------------------------- forward
     def forward(self, *args: Any, training: bool | None = None, **kwargs: Any) -> Any:
         flat = self._flat_inputs(args, kwargs)
-        extra = {"training": training} if self._forward_takes_training else {}
-        return self.module(*flat, **extra)  # type: ignore[misc]
+        if self._forward_takes_training:  # some layer takes `training`: the graph passes it
+            return self.module(*flat, training=training)  # type: ignore[misc]
+        if training is not None and bool(training) != self.training:
+            # Keras's `model(x, training=False)`: this one call runs in that mode.
+            from fitorch.modes import call_mode
+
+            with call_mode(self, bool(training)):
+                return self.module(*flat)  # type: ignore[misc]
+        return self.module(*flat)  # type: ignore[misc]
 
     def _eager_call_target(self) -> Any:
         # The default steps call with positional inputs or a dict keyed by placeholder

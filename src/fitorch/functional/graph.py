@@ -185,13 +185,10 @@ def identifier(name: str, taken: set[str]) -> str:
 def call_in_mode(module: nn.Module, training: bool, *args: Any, **kwargs: Any) -> Any:
     """Call `module` in training (True) or inference (False) mode whatever the model's mode:
     Keras's `layer(x, training=True)` for a layer whose forward has no `training`."""
-    flags = [(m, m.training) for m in module.modules()]
-    module.train(training)
-    try:
+    from fitorch.modes import call_mode
+
+    with call_mode(module, training):
         return module(*args, **kwargs)
-    finally:
-        for m, flag in flags:
-            m.training = flag
 
 
 def build_graph_module(order: GraphOrder, inputs: Any, input_names: Sequence[str],

@@ -39,10 +39,12 @@ from fitorch.layers.core import (
     _resolve_name,
     _to_numpy,
 )
+from fitorch.layers.layer_api import LayerAPI
 
-__all__ = ["Conv1D", "Conv2D", "same_padding", "standardize_tuple"]
+__all__ = ["Conv1D", "Conv2D", "Conv3D", "same_padding", "standardize_tuple"]
 
-_CONV_FNS: dict[int, Callable[..., Tensor]] = {1: F.conv1d, 2: F.conv2d}
+_CONV_FNS: dict[int, Callable[..., Tensor]] = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_SPATIAL_NAMES = {1: "length", 2: "height, width", 3: "depth, height, width"}
 
 
 def standardize_tuple(value: Any, n: int, name: str) -> tuple[int, ...]:
@@ -114,7 +116,7 @@ def _torch_pad(pads: Sequence[tuple[int, int]]) -> tuple[int, ...]:
     return tuple(p for before_after in reversed(pads) for p in before_after)
 
 
-class _Conv(_KernelOptions, LazyModuleMixin, nn.Module):
+class _Conv(LayerAPI, _KernelOptions, LazyModuleMixin, nn.Module):
     """Shared body of `Conv1D` / `Conv2D` (`rank` spatial axes)."""
 
     rank = 0
@@ -228,7 +230,7 @@ class _Conv(_KernelOptions, LazyModuleMixin, nn.Module):
         if not isinstance(channels, int) or channels <= 0:
             raise ValueError(
                 f'Layer "{self.name}" needs inputs of rank {self.rank + 2} (batch, channels, '
-                f"{'length' if self.rank == 1 else 'height, width'}) with a known number of "
+                f"{_SPATIAL_NAMES[self.rank]}) with a known number of "
                 f"channels. Received: input_shape={tuple(input_shape)} "
                 f"(of type {type(input_shape).__name__})"
             )
@@ -284,6 +286,18 @@ class _Conv(_KernelOptions, LazyModuleMixin, nn.Module):
 
     def forward(self, inputs: Tensor) -> Tensor:
         self._check_input(inputs)
+        outputs = self._convolve(inputs, self.weight, self.bias, self.groups)
+        if self._activation_fn is not None:
+            outputs = self._activation_fn(outputs)
+        if self.activity_regularizer is not None:
+            penalty = self.activity_regularizer(outputs)
+            batch = outputs.shape[0]
+            self._activity_loss = penalty / batch if batch else penalty * 0
+        return outputs
+
+    def _convolve(self, inputs: Tensor, weight: Tensor, bias: Tensor | None,
+                  groups: int) -> Tensor:
+        """The convolution with Keras's padding (no activation)."""
         padding, pad = self._static_padding, self._static_pad
         if padding is None:  # "same" with strides > 1: depends on the input size
             pads = [
@@ -298,16 +312,9 @@ class _Conv(_KernelOptions, LazyModuleMixin, nn.Module):
                 padding, pad = (0,) * self.rank, _torch_pad(pads)
         if pad is not None:
             inputs = F.pad(inputs, pad)
-        outputs = _CONV_FNS[self.rank](
-            inputs, self.weight, self.bias, self.strides, padding, self.dilation_rate, self.groups
+        return _CONV_FNS[self.rank](
+            inputs, weight, bias, self.strides, padding, self.dilation_rate, groups
         )
-        if self._activation_fn is not None:
-            outputs = self._activation_fn(outputs)
-        if self.activity_regularizer is not None:
-            penalty = self.activity_regularizer(outputs)
-            batch = outputs.shape[0]
-            self._activity_loss = penalty / batch if batch else penalty * 0
-        return outputs
 
     # --- Keras weights, regularization, constraints ----------------------------------
 
@@ -439,3 +446,14 @@ class Conv2D(_Conv):
     """
 
     rank = 2
+
+
+class Conv3D(_Conv):
+    """Keras's 3D convolution on channels-first `(batch, channels, depth, height, width)` inputs.
+
+    Example:
+        >>> Conv3D(4, 3, padding="same")(torch.zeros(2, 3, 5, 6, 6)).shape
+        torch.Size([2, 4, 5, 6, 6])
+    """
+
+    rank = 3

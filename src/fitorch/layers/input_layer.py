@@ -14,9 +14,10 @@ import torch
 from torch import nn
 
 from fitorch.layers.core import auto_name
+from fitorch.layers.layer_api import LayerAPI
 
 
-class InputLayer(nn.Module):
+class InputLayer(LayerAPI, nn.Module):
     """Declares the input shape (without the batch axis), as Keras's `InputLayer`.
 
     As the first element of a `Sequential`, it lets the model create its

@@ -30,23 +30,28 @@ from fitorch.layers.conv import (
     standardize_tuple,
 )
 from fitorch.layers.core import _NoWeights, _resolve_name
+from fitorch.layers.layer_api import LayerAPI
 
 __all__ = [
     "AveragePooling1D",
     "AveragePooling2D",
+    "AveragePooling3D",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
     "MaxPooling1D",
     "MaxPooling2D",
+    "MaxPooling3D",
 ]
 
-_MAX_POOL: dict[int, Callable[..., Tensor]] = {1: F.max_pool1d, 2: F.max_pool2d}
-_AVG_POOL: dict[int, Callable[..., Tensor]] = {1: F.avg_pool1d, 2: F.avg_pool2d}
+_MAX_POOL: dict[int, Callable[..., Tensor]] = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+_AVG_POOL: dict[int, Callable[..., Tensor]] = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 
 
-class _Pooling(_NoWeights, nn.Module):
+class _Pooling(LayerAPI, _NoWeights, nn.Module):
     """Shared body of the max / average pooling layers (`rank` spatial axes)."""
 
     rank = 0
@@ -187,7 +192,7 @@ class AveragePooling2D(_Pooling):
     rank, mode = 2, "average"
 
 
-class _GlobalPooling(_NoWeights, nn.Module):
+class _GlobalPooling(LayerAPI, _NoWeights, nn.Module):
     rank = 0
     mode = ""
 
@@ -267,3 +272,47 @@ class GlobalMaxPooling2D(_GlobalPooling):
     """
 
     rank, mode = 2, "max"
+
+
+class MaxPooling3D(_Pooling):
+    """Max over `pool_size` windows of `(batch, channels, depth, height, width)` inputs.
+
+    Example:
+        >>> MaxPooling3D()(torch.zeros(1, 2, 4, 4, 4)).shape
+        torch.Size([1, 2, 2, 2, 2])
+    """
+
+    rank, mode = 3, "max"
+
+
+class AveragePooling3D(_Pooling):
+    """Mean over `pool_size` windows of `(batch, channels, depth, height, width)` inputs.
+
+    Example:
+        >>> AveragePooling3D(2, padding="same")(torch.ones(1, 1, 3, 3, 3)).shape
+        torch.Size([1, 1, 2, 2, 2])
+    """
+
+    rank, mode = 3, "average"
+
+
+class GlobalAveragePooling3D(_GlobalPooling):
+    """Mean over depth, height and width: `(batch, channels, d, h, w)` -> `(batch, channels)`.
+
+    Example:
+        >>> GlobalAveragePooling3D(keepdims=True)(torch.zeros(2, 3, 4, 4, 4)).shape
+        torch.Size([2, 3, 1, 1, 1])
+    """
+
+    rank, mode = 3, "average"
+
+
+class GlobalMaxPooling3D(_GlobalPooling):
+    """Max over depth, height and width: `(batch, channels, d, h, w)` -> `(batch, channels)`.
+
+    Example:
+        >>> GlobalMaxPooling3D()(torch.zeros(2, 3, 4, 4, 4)).shape
+        torch.Size([2, 3])
+    """
+
+    rank, mode = 3, "max"

@@ -39,7 +39,7 @@ from fitorch.saving.keras_h5 import load_keras_h5, save_keras_h5
 from fitorch.saving.safe_torch import load_torch_state, save_torch_state
 from fitorch.saving.safetensors_io import read_safetensors, write_safetensors
 from fitorch.saving.serialization import compile_kwargs
-from fitorch.saving.state import load_state, state_tensors
+from fitorch.saving.state import load_state, portable_state
 
 __all__ = ["load_model", "load_weights", "save_model", "save_weights"]
 
@@ -68,14 +68,14 @@ def save_weights(model: nn.Module, filepath: str | os.PathLike[str], overwrite: 
     fmt = formats.format_for_suffix(path)
     # Collect (and check) everything before the temporary file exists.
     if fmt == formats.SAFETENSORS:
-        tensors = state_tensors(model)
+        tensors = portable_state(model)
         with atomic_path(path) as tmp:
             write_safetensors(tensors, tmp, {"format": "pt"})
     elif fmt in (formats.KERAS_H5, formats.LEGACY_H5):
         with atomic_path(path) as tmp:
             save_keras_h5(model, tmp, legacy=fmt == formats.LEGACY_H5)
     elif fmt == formats.TORCH:
-        tensors = state_tensors(model)
+        tensors = portable_state(model)
         with atomic_path(path) as tmp:
             save_torch_state(tensors, tmp)
     else:
@@ -116,8 +116,14 @@ def load_weights(model: nn.Module, filepath: str | os.PathLike[str]) -> None:
     elif fmt == formats.KERAS_ARCHIVE:
         load_keras_h5(model, path, member=formats.KERAS_WEIGHTS_MEMBER)
     else:
-        _, weights, _ = read_fitorch_file(path)
+        doc, weights, optimizer_tensors = read_fitorch_file(path)
         load_state(model, weights, path)
+        # A compiled model also gets the optimizer state a `.fitorch` file holds (for models
+        # whose compile() arguments could not be stored: compile again, then load_weights).
+        state = doc.get("optimizer_state")
+        if state is not None and getattr(model, "compiled", False) \
+                and getattr(model, "_optimizer_spec", None) is not None:
+            _restore_optimizer(model, decode(state, optimizer_tensors), path)
 
 
 def _rebuild(doc: dict[str, Any], path: str) -> nn.Module:
