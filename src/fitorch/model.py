@@ -69,6 +69,15 @@ class Model(LayerAPI, nn.Module):
         >>> probs = model.predict(x)
     """
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # `Model(inputs, outputs)` with symbolic tensors is Keras's functional form.
+        if cls is Model and (args or kwargs):
+            from fitorch.functional.functional_model import Functional, is_functional_call
+
+            if is_functional_call(args, kwargs):
+                return super().__new__(Functional)
+        return super().__new__(cls)
+
     def __init__(self, module: nn.Module | None = None, *, name: str | None = None,
                  output_names: Sequence[str] | None = None) -> None:
         super().__init__()

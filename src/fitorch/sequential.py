@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from fitorch.layers.input_layer import Input
+from fitorch.layers.input_layer import InputLayer
 from fitorch.model import Model
 from fitorch.modes import call_mode, eval_mode
 
@@ -25,14 +25,17 @@ class Sequential(Model):
     def __init__(self, layers: Iterable[nn.Module] | None = None, name: str | None = None,
                  ) -> None:
         super().__init__(name=name or "sequential")
-        self.input_layer: Input | None = None
+        self.input_layer: InputLayer | None = None
         self.stack = nn.ModuleList()
         for layer in layers or []:
             self.add(layer)
 
     def add(self, layer: nn.Module) -> None:
         """Append a layer (an `Input` only as the first element)."""
-        if isinstance(layer, Input):
+        from fitorch.functional.symbolic import input_layer_of
+
+        layer = input_layer_of(layer)
+        if isinstance(layer, InputLayer):
             if self.input_layer is not None or len(self.stack):
                 raise ValueError(
                     "An `Input` can only be the first element of a Sequential model. "

@@ -22,7 +22,7 @@ from fitorch.layers.depthwise import (
     SeparableConv2D,
 )
 from fitorch.layers.embedding import Embedding
-from fitorch.layers.input_layer import Input
+from fitorch.layers.input_layer import Input, InputLayer
 from fitorch.layers.merging import (
     Add,
     Average,
@@ -112,6 +112,7 @@ __all__ = [
     "GlobalMaxPooling3D",
     "Identity",
     "Input",
+    "InputLayer",
     "Lambda",
     "LayerNormalization",
     "LeakyReLU",

@@ -134,16 +134,17 @@ def _rebuild(doc: dict[str, Any], path: str) -> nn.Module:
             f"them into: `ft.load_model({path!r}, model=...)`. Received: model=None"
         )
     config = doc.get("config")
-    if not isinstance(config, dict) or config.get("class_name") != "Sequential":
+    if not isinstance(config, dict) or config.get("class_name") not in ("Sequential",
+                                                                        "Functional"):
         raise ValueError(
             f"{path!r} holds the weights of a {doc.get('model_class', 'model')!r} model but not "
-            "its architecture (only a Sequential of fitorch layers can be rebuilt from a "
-            "file). Create the model in code and pass it: "
+            "its architecture (only Sequential and functional models of fitorch layers can be "
+            "rebuilt from a file). Create the model in code and pass it: "
             f"`ft.load_model({path!r}, model=MyModel(...))`. Received: model=None"
         )
-    from fitorch.sequential import Sequential
+    from fitorch.saving.serialization import model_from_config
 
-    return Sequential.from_config(config["config"])
+    return model_from_config(config)
 
 
 def load_model(filepath: str | os.PathLike[str], model: nn.Module | None = None,

@@ -85,9 +85,11 @@ def _layer_name(module: nn.Module, fallback: str) -> str:
 
 
 def _sequence_layers(module: nn.Module) -> list[nn.Module] | None:
+    from fitorch.functional.functional_model import Functional
     from fitorch.sequential import Sequential
 
-    if isinstance(module, Sequential):
+    if isinstance(module, (Sequential, Functional)):
+        # A functional model's layers start with its `InputLayer`s, as in Keras's files.
         return module.layers
     if isinstance(module, nn.Sequential):
         return list(module)

@@ -1,4 +1,5 @@
-"""Configs as JSON: a `Sequential` of fitorch layers, and the arguments of `compile()`.
+"""Configs as JSON: a `Sequential` or functional model of fitorch layers, and `compile()`'s
+arguments.
 
 Only names that fitorch itself defines are ever turned back into objects
 (layers from `fitorch.layers`, losses, metrics and optimizers from fitorch's
@@ -25,7 +26,7 @@ from fitorch import losses as losses_module
 from fitorch import optimizers as optimizers_module
 
 __all__ = ["NotSerializable", "compile_config", "compile_kwargs", "layer_class",
-           "model_config", "to_json_value"]
+           "model_config", "model_from_config", "to_json_value"]
 
 _TORCH_PREFIX = "torch.optim."
 
@@ -48,6 +49,8 @@ def layer_class(class_name: Any) -> type[nn.Module]:
     """The fitorch layer class called `class_name` (only `fitorch.layers`' public classes)."""
     from fitorch import layers
 
+    if class_name in ("Input", "InputLayer"):  # `Input` is a function making an InputLayer
+        return layers.InputLayer
     cls = getattr(layers, class_name, None) if isinstance(class_name, str) else None
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)) or class_name.startswith("_"):
         raise ValueError(
@@ -74,14 +77,27 @@ def layer_config(layer: nn.Module) -> dict[str, Any]:
 
 def model_config(model: nn.Module) -> dict[str, Any] | None:
     """The model's architecture as JSON data, or None when it cannot be rebuilt from JSON."""
+    from fitorch.functional.functional_model import Functional
     from fitorch.sequential import Sequential
 
-    if type(model) is not Sequential:
+    if type(model) not in (Sequential, Functional):
         return None
     try:
-        return {"class_name": "Sequential", "config": model.get_config()}
+        return {"class_name": type(model).__name__,
+                "config": model.get_config()}  # type: ignore[operator]
     except NotSerializable:
         return None
+
+
+def model_from_config(config: dict[str, Any]) -> nn.Module:
+    """The model `model_config` described (a Sequential or a functional model), new weights."""
+    if config.get("class_name") == "Functional":
+        from fitorch.functional.config import functional_from_config
+
+        return functional_from_config(config.get("config"))
+    from fitorch.sequential import Sequential
+
+    return Sequential.from_config(config["config"])
 
 
 # ------------------------------------------------------------------ compile
