@@ -132,3 +132,48 @@ def test_loss_weights_of_the_wrong_kind_name_the_argument() -> None:
     with pytest.raises(ValueError, match=r"Received: loss_weights=\[True\] \(of type list\)"):
         model.compile("adam", "mse", [True])
     assert torch.is_tensor(model.stack[0].weight)  # nothing else happened to the model
+
+
+# --- learning_rate=0.0 -------------------------------------------------------------------------
+
+
+def _optimizer_classes() -> list[type]:
+    return [cls for name in ft.optimizers.__all__
+            if isinstance(cls := getattr(ft.optimizers, name), type)
+            and issubclass(cls, ft.optimizers.KerasOptimizer) and cls is not
+            ft.optimizers.KerasOptimizer]
+
+
+@pytest.mark.parametrize("cls", _optimizer_classes(), ids=lambda c: c.__name__)
+def test_learning_rate_zero_is_accepted_and_matches_keras(cls: type) -> None:
+    import keras
+
+    rng = np.random.default_rng(0)
+    init = rng.normal(size=(3, 2)).astype("float32")
+    kvar = keras.Variable(init)
+    kopt = getattr(keras.optimizers, cls.__name__)(learning_rate=0.0)
+    param = torch.nn.Parameter(torch.tensor(init))
+    opt = cls([param], learning_rate=0.0)
+    assert opt.learning_rate == 0.0
+    for _ in range(3):
+        grad = rng.normal(size=init.shape).astype("float32")
+        kopt.apply_gradients([(keras.ops.convert_to_tensor(grad), kvar)])
+        param.grad = torch.tensor(grad)
+        opt.step()
+    np.testing.assert_allclose(param.detach().numpy(), kvar.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(param.detach().numpy(), init)  # nothing moved
+    opt.learning_rate = 0.0  # through the property too
+    opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "learning_rate": 0.0})
+    with pytest.raises(ValueError, match=r"`learning_rate` must be in \[0.0, inf\]. "
+                                         r"Received: learning_rate=-0.1"):
+        cls(learning_rate=-0.1)
+
+
+def test_compile_with_a_zero_learning_rate_trains_nothing() -> None:
+    x, y = _data()
+    model = ft.Sequential([ft.Input(shape=(4,)), ft.layers.Dense(1)])
+    model.compile(optimizer=ft.optimizers.Adam(learning_rate=0.0), loss="mse")
+    before = model.get_weights()
+    model.fit(x, y, epochs=2, verbose=0)
+    for a, b in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
