@@ -154,13 +154,7 @@ class Model(LayerAPI, nn.Module):
             >>> model.compile(optimizer="adam", loss="mse", metrics=["mae"])
         """
         optimizer_spec = None if optimizer is None else optimizers_module.get(optimizer)
-        if loss_weights is not None and not isinstance(loss_weights, (int, float, list, tuple,
-                                                                      dict)):
-            raise ValueError(
-                "`loss_weights` must be a float (single output) or a list/tuple/dict (one "
-                f"weight per output). Received: loss_weights={loss_weights!r} "
-                f"(of type {type(loss_weights).__name__})"
-            )
+        checks.loss_weights(loss_weights)
         compiled_loss = (
             CompiledLoss(loss, loss_weights, self.output_names) if loss is not None else None
         )
