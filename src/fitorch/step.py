@@ -59,8 +59,10 @@ def forward_takes_training(module: nn.Module) -> bool:
     `Model(module)`) declares it. Read once per module."""
     cached = module.__dict__.get("_takes_training")
     if cached is None:
+        from fitorch.model import Model
+
         wrapped = module.__dict__.get("_modules", {}).get("module")
-        fn = wrapped.forward if wrapped is not None and _forwards_only(module) else \
+        fn = wrapped.forward if wrapped is not None and isinstance(module, Model) else \
             module.forward
         try:
             cached = "training" in inspect.signature(fn).parameters
@@ -86,6 +88,10 @@ def eager_target(model: nn.Module) -> Callable[..., Any]:
     to `module`, so the step calls the module and skips one `nn.Module.__call__`; any
     other model is called through `_call_impl` (its hooks run; the routing of
     `Model.__call__`, meant for a user's `self(x)`, is the step itself here)."""
+    custom = getattr(type(model), "_eager_call_target", None)
+    if custom is not None:  # a model that knows its own shortcut (a functional model)
+        target = custom(model)
+        return model._call_impl if target is model else target
     module = model.__dict__.get("_modules", {}).get("module")
     if module is None or _hooked(model) or not _forwards_only(model):
         return model._call_impl
@@ -144,7 +150,7 @@ class _Forward:
         self.target = compiled_target(model) if compiled else eager_target(model)
         # Calling the wrapped module skips the model's hooks: a hook registered later (a
         # callback's, at the start of training) switches the call back to the model.
-        self.direct = self.target is model.__dict__.get("_modules", {}).get("module")
+        self.direct = not compiled and self.target != model._call_impl
         self.kwargs = {"training": training} if forward_takes_training(model) else {}
         self.precision = precision_module.Precision(model._precision, model_device(model))
         self.dtype = precision_module.floating_dtype(model)
@@ -154,7 +160,7 @@ class _Forward:
         """Inputs cast to the model's floating dtype, the call, its outputs in float32
         under mixed precision (the loss and metrics are computed in float32)."""
         if isinstance(x, torch.Tensor):
-            if x.dtype is not self.dtype and x.is_floating_point():
+            if x.dtype is not self.dtype and self.cast is not None and x.is_floating_point():
                 x = x.to(self.dtype)
         elif self.cast is not None:
             x = self.cast(x)
