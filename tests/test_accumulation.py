@@ -176,3 +176,16 @@ def test_a_killed_run_resumes_bit_exact(tmp_path, compile_kwargs):
         assert meta == ref_meta
         for key in ref_tensors:
             assert torch.equal(tensors[key], ref_tensors[key]), key
+
+
+def test_train_on_batch_calls_are_micro_batches(classification_data):
+    x, y = classification_data
+    model = ft.Model(mlp())
+    model.compile(optimizer=ft.optimizers.SGD(0.1), loss=SCCE, gradient_accumulation_steps=2)
+    before = [p.detach().clone() for p in model.parameters()]
+    model.train_on_batch(x[:8], y[:8])
+    assert model.optimizer.iterations == 0
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    model.train_on_batch(x[8:16], y[8:16])
+    assert model.optimizer.iterations == 1
+    assert all(p.grad is None for p in model.parameters())
