@@ -18,7 +18,7 @@ from fitorch import checks, nest, step, trainer
 from fitorch import metrics as metrics_module
 from fitorch import optimizers as optimizers_module
 from fitorch.callbacks.history import History
-from fitorch.compile_config import CompiledLoss, CompiledMetrics
+from fitorch.compile_config import CompiledLoss, CompiledMetrics, PendingCompiledMetrics
 from fitorch.compiled_step import CompiledTrainStep, auto_jit, compile_for
 from fitorch.data import (
     EpochIterator,
@@ -70,12 +70,14 @@ class Model(LayerAPI, nn.Module):
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        # `Model(inputs, outputs)` with symbolic tensors is Keras's functional form.
-        if cls is Model and (args or kwargs):
+        # `Model(inputs, outputs)` with symbolic tensors is Keras's functional form; so is a
+        # subclass called that way (Keras's "customizing fit" guide: `CustomModel(inputs,
+        # outputs)` keeps the subclass's train_step and runs the graph).
+        if args or kwargs:
             from fitorch.functional.functional_model import Functional, is_functional_call
 
-            if is_functional_call(args, kwargs):
-                return super().__new__(Functional)
+            if is_functional_call(args, kwargs) and not issubclass(cls, Functional):
+                return super().__new__(Functional if cls is Model else _functional_of(cls))
         return super().__new__(cls)
 
     def __init__(self, module: nn.Module | None = None, *, name: str | None = None,
@@ -418,8 +420,14 @@ class Model(LayerAPI, nn.Module):
             out.append(self._loss_tracker)
             if self._compiled_loss is not None:
                 out.extend(self._compiled_loss.trackers)
-            if self._compiled_metrics is not None:
-                out.extend(self._compiled_metrics.metrics)
+            cm = self._compiled_metrics
+            if cm is not None:
+                if cm.built:
+                    out.extend(cm.metrics)
+                elif cm.requested:
+                    # Keras 3's `compile_metrics`: present from compile on, so a custom
+                    # train_step that updates `self.metrics` builds and fills them.
+                    out.append(PendingCompiledMetrics(self))
         out.extend(self.__dict__.get("_attribute_metrics", {}).values())
         return out
 
@@ -982,6 +990,21 @@ class Model(LayerAPI, nn.Module):
                 f"Received: config={config!r} (of type {type(config).__name__})"
             )
         self.compile(**compile_kwargs(config, self))
+
+
+_FUNCTIONAL_SUBCLASSES: dict[type, type] = {}
+
+
+def _functional_of(cls: type) -> type:
+    """`cls` (a Model subclass) mixed with `Functional`, made once per class."""
+    from fitorch.functional.functional_model import Functional
+
+    made = _FUNCTIONAL_SUBCLASSES.get(cls)
+    if made is None:
+        made = type(cls.__name__, (cls, Functional), {"__module__": cls.__module__,
+                                                      "__qualname__": cls.__qualname__})
+        _FUNCTIONAL_SUBCLASSES[cls] = made
+    return made
 
 
 def _has_constraint(module: nn.Module) -> bool:
