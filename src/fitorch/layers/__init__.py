@@ -23,6 +23,7 @@ from fitorch.layers.depthwise import (
 )
 from fitorch.layers.embedding import Embedding
 from fitorch.layers.input_layer import Input
+from fitorch.layers.masking import Masking
 from fitorch.layers.merging import (
     Add,
     Average,
@@ -42,6 +43,7 @@ from fitorch.layers.noise import (
     SpatialDropout2D,
 )
 from fitorch.layers.normalization import BatchNormalization, LayerNormalization
+from fitorch.layers.normalization_extra import GroupNormalization, UnitNormalization
 from fitorch.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -56,6 +58,7 @@ from fitorch.layers.pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
+from fitorch.layers.preprocessing import Normalization, Rescaling
 from fitorch.layers.recurrent import GRU, LSTM, SimpleRNN
 from fitorch.layers.reshaping import Reshape
 from fitorch.layers.structure import (
@@ -110,21 +113,25 @@ __all__ = [
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
     "GlobalMaxPooling3D",
+    "GroupNormalization",
     "Identity",
     "Input",
     "Lambda",
     "LayerNormalization",
     "LeakyReLU",
+    "Masking",
     "MaxPooling1D",
     "MaxPooling2D",
     "MaxPooling3D",
     "Maximum",
     "Minimum",
     "Multiply",
+    "Normalization",
     "PReLU",
     "Permute",
     "ReLU",
     "RepeatVector",
+    "Rescaling",
     "Reshape",
     "SeparableConv1D",
     "SeparableConv2D",
@@ -134,6 +141,7 @@ __all__ = [
     "SpatialDropout2D",
     "Subtract",
     "TimeDistributed",
+    "UnitNormalization",
     "UpSampling1D",
     "UpSampling2D",
     "ZeroPadding1D",
