@@ -12,6 +12,7 @@ Example:
 """
 
 from fitorch.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from fitorch.layers.attention import MultiHeadAttention
 from fitorch.layers.conv import Conv1D, Conv2D, Conv3D
 from fitorch.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from fitorch.layers.core import Activation, Dense, Dropout, Flatten
@@ -125,6 +126,7 @@ __all__ = [
     "MaxPooling3D",
     "Maximum",
     "Minimum",
+    "MultiHeadAttention",
     "Multiply",
     "Normalization",
     "PReLU",
