@@ -260,6 +260,16 @@ def iterate_loader(loader: DataLoader, *, shut_down: bool = True) -> Iterator[An
                 if clearer is None:
                     raise
                 raise clearer from exc
+            except (ConnectionError, EOFError) as exc:
+                # A worker killed while handing over a batch breaks the pipe between the
+                # processes; torch then raises the pipe's error, not its own message.
+                raise RuntimeError(
+                    "A data worker process died while handing over a batch (the connection "
+                    f"to it broke: {type(exc).__name__}). The operating system's "
+                    "out-of-memory killer ends processes this way; lower `workers`, "
+                    "`max_queue_size` or the batch size, or use threads "
+                    "(use_multiprocessing=False)."
+                ) from exc
             yield batch
     finally:
         shutdown = getattr(it, "_shutdown_workers", None)
