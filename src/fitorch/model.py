@@ -547,7 +547,8 @@ class Model(LayerAPI, nn.Module):
                 "validation_batch_size", validation_batch_size)
         else:
             validation_batch_size = checks.resolve_batch_size(
-                validation_batch_size, self._input_batch_size()) or batch_size
+                validation_batch_size, self._input_batch_size(),
+                "validation_batch_size") or batch_size
         adapter = get_adapter(x, y, sample_weight, batch_size=batch_size,
                               steps=steps_per_epoch, shuffle=shuffle, class_weight=class_weight,
                               **loader)
