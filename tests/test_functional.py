@@ -455,3 +455,57 @@ def test_errors_are_clear() -> None:
         ft.layers.Dense(2)(ft.Input(shape=()))
     with pytest.raises(TypeError, match="no value"):
         bool(a)
+
+
+def test_list_inputs_take_a_dict_keyed_by_input_names() -> None:
+    a, b = ft.Input(shape=(3,), name="left"), ft.Input(shape=(3,), name="right")
+    model = ft.Model([a, b], ft.layers.Dense(1)(a * 2 - b))
+    xa, xb = np.ones((4, 3), "float32"), np.zeros((4, 3), "float32")
+    np.testing.assert_array_equal(model.predict({"left": xa, "right": xb}, verbose=0),
+                                  model.predict([xa, xb], verbose=0))
+    with pytest.raises(ValueError, match="by position or by name"):
+        model({"left": torch.ones(1, 3), "middle": torch.ones(1, 3)})
+
+
+def test_copies_and_pickles_keep_the_graph() -> None:
+    import copy
+    import io
+
+    inputs = ft.Input(shape=(4,))
+    model = ft.Model(inputs, ft.layers.Dense(2, name="out")(ft.layers.Dense(3)(inputs)))
+    x = torch.randn(5, 4)
+    clone = copy.deepcopy(model)
+    assert torch.equal(clone(x), model(x))
+    assert clone.get_layer("out") is clone.module.out is not model.module.out
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    restored = torch.load(buffer, weights_only=False)
+    assert torch.equal(restored(x), model(x))
+    assert [layer.name for layer in restored.layers] == [layer.name for layer in model.layers]
+
+
+def test_values_that_depend_on_unknown_sizes_are_refused() -> None:
+    x = ft.Input(shape=(4,))
+    assert x.size(1) == 4  # a known size is a constant of the graph
+    with pytest.raises(ValueError, match="depends on the unknown"):
+        x.size(0)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"expand_nested": True},
+                                    {"expand_nested": True, "show_trainable": True}])
+def test_nested_summary_equals_keras(kwargs: dict[str, bool]) -> None:
+    def two(lib: Any) -> Any:
+        layers = lib.layers
+        a, b = lib.Input(shape=(6,), name="a"), lib.Input(shape=(4,), name="b")
+        inner_in = lib.Input(shape=(6,), name="inner_in")
+        inner = lib.Model(inner_in, layers.Dense(4, name="d_in")(inner_in), name="encoder")
+        merged = layers.Concatenate(name="cc")([inner(a), layers.Dense(4, name="db")(b)])
+        return lib.Model([a, b], merged, name="two")
+
+    def text(model: Any) -> str:
+        captured: list[str] = []
+        model.summary(print_fn=lambda t, **_: captured.append(t), **kwargs)
+        return captured[0]
+
+    assert text(two(ft)) == text(two(keras))

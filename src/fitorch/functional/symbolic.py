@@ -341,23 +341,34 @@ def _outputs(node: Node, out_a: Any, out_b: Any) -> Any:
             "two sizes, so its output cannot be described symbolically. "
             f"Received: {len(flat_a)} and {len(flat_b)} outputs"
         )
-    counter = iter(range(len(flat_a)))
     index = 0
-    paths = _leaf_paths(out_a)
     values: list[Any] = []
     wrapped: list[Any] = []
-    for path, a, b in zip(paths, flat_a, flat_b):
-        next(counter)
+    for path, a, b in zip(_leaf_paths(out_a), flat_a, flat_b):
         if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
             value = Value(node, path, _merged_shape(a, b), a.dtype, index)
             index += 1
             values.append(value)
             wrapped.append(wrap(value, (a.detach(), b.detach())))
         else:
+            if _differs(a, b):
+                raise ValueError(
+                    f"{_describe_target(node)} returned {a!r}, a value that depends on the "
+                    "unknown (None) sizes of its symbolic inputs, which a graph cannot fix in "
+                    "advance. Compute it inside a layer (e.g. `ft.layers.Lambda`) instead. "
+                    f"Received: {a!r} and {b!r} for two input sizes"
+                )
             values.append(a)
             wrapped.append(a)
     node.outputs = _pack(out_a, values)
     return _pack(out_a, wrapped)
+
+
+def _differs(a: Any, b: Any) -> bool:
+    try:
+        return bool(a != b)
+    except Exception:  # values that do not compare (arrays, objects) are kept as they are
+        return False
 
 
 def _leaf_paths(x: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
