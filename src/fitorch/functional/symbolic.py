@@ -11,8 +11,9 @@ exactly as before); when the last symbolic tensor is freed, torch's
 `__call__` is put back. Torch's global forward hooks were the alternative:
 they cannot see keyword arguments, cannot skip the forward pass and, while
 registered, move every module call of the process off torch's hook-free fast
-path (about 2x the cost of a call here, against one extra Python frame for the
-wrapper).
+path (2.3x the time of an empty module call on a 2-vCPU VM, against 1.2-1.5x
+for the wrapper; on a fit step of a 784-128-10 MLP, batch 32, the wrapper's cost
+is below the noise: 929 against 938 us of CPU per step).
 
 A recorded call runs the module twice on small zero "example" tensors, with
 every submodule in inference mode and gradients off (no batch-norm statistics
@@ -103,7 +104,14 @@ _state = threading.local()
 
 
 def _recording_call(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
-    if _live and not getattr(_state, "running", False) and _has_symbolic(args, kwargs):
+    # Kept to a few type checks: every module call of the process passes here while armed.
+    for a in args:
+        if isinstance(a, _MAYBE_SYMBOLIC):
+            break
+    else:
+        if not kwargs:
+            return _torch_call(self, *args)
+    if _has_symbolic(args, kwargs) and not getattr(_state, "running", False):
         return _record_module_call(self, args, kwargs)
     return _torch_call(self, *args, **kwargs)
 
@@ -262,6 +270,9 @@ _UNARY: dict[str, Callable[[Any], Any]] = {
     "neg": operator.neg, "pos": operator.pos, "abs": operator.abs, "invert": operator.invert}
 for _name, _op1 in _UNARY.items():
     setattr(SymbolicTensor, f"__{_name}__", _unary(_op1))
+
+
+_MAYBE_SYMBOLIC = (SymbolicTensor, list, tuple, dict)
 
 
 # ---------------------------------------------------------------- making tensors
