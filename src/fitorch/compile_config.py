@@ -237,7 +237,8 @@ class CompiledLoss:
                     labels = labels[0]
                 pairs = [(self.losses[0], labels, y_pred)]
             else:
-                pairs = list(zip(self.losses, align(labels, self.names, "y", y_pred),
+                pairs = list(zip(self.losses, align(labels, self.names, "y", y_pred,
+                                                    self.single_index),
                                  flat_outputs(y_pred, self.names)))
             for fn, yt, yp in pairs:
                 if fn is not None:

@@ -154,13 +154,7 @@ class Model(LayerAPI, nn.Module):
             >>> model.compile(optimizer="adam", loss="mse", metrics=["mae"])
         """
         optimizer_spec = None if optimizer is None else optimizers_module.get(optimizer)
-        if loss_weights is not None and not isinstance(loss_weights, (int, float, list, tuple,
-                                                                      dict)):
-            raise ValueError(
-                "`loss_weights` must be a float (single output) or a list/tuple/dict (one "
-                f"weight per output). Received: loss_weights={loss_weights!r} "
-                f"(of type {type(loss_weights).__name__})"
-            )
+        checks.loss_weights(loss_weights)
         compiled_loss = (
             CompiledLoss(loss, loss_weights, self.output_names) if loss is not None else None
         )
@@ -930,29 +924,39 @@ class Model(LayerAPI, nn.Module):
 
         save_model(self, filepath, overwrite=overwrite)
 
-    def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
+    def save_weights(self, filepath: Any, overwrite: bool = True,
+                     data_format: str = "channels_last") -> None:
         """Save the weights: `.safetensors`, `.weights.h5` / `.h5` (Keras's HDF5 layouts,
         readable by `keras.Model.load_weights`), `.pt`, or any other suffix (fitorch file).
+
+        `data_format` (Keras files only): the order of the reading Keras model's Flatten
+        output (see `load_weights`); a Dense after a Flatten gets its kernel rows in it.
 
         Example:
             >>> model.save_weights("model.weights.h5")
         """
         from fitorch.saving import save_weights
 
-        save_weights(self, filepath, overwrite=overwrite)
+        save_weights(self, filepath, overwrite=overwrite, data_format=data_format)
 
-    def load_weights(self, filepath: Any) -> None:
+    def load_weights(self, filepath: Any, data_format: str | None = None) -> None:
         """Load weights saved by fitorch, by Keras (`.weights.h5`, `.h5`) or torch (`.pt`).
 
         Every shape is checked before anything is assigned: a file that does not fit
-        leaves the model unchanged. Torch files load with `weights_only=True`.
+        leaves the model unchanged. Torch files load with `weights_only=True`. For Keras
+        files, the kernel of a Dense after a Flatten is permuted into fitorch's
+        channels-first order, so predictions match Keras's: `data_format` is the order of
+        the Keras Flatten's output, `"channels_last"` (height-width-channel: Keras 3's Flatten
+        emits it for every input layout) or `"channels_first"` (a Keras model with
+        channels-first convolutions and its Flatten left at "channels_last"); None reads it
+        from the model config in `.keras` and full-model `.h5` files, else "channels_last".
 
         Example:
             >>> model.load_weights("keras_model.weights.h5")
         """
         from fitorch.saving import load_weights
 
-        load_weights(self, filepath)
+        load_weights(self, filepath, data_format=data_format)
 
     def get_compile_config(self) -> dict[str, Any] | None:
         """The `compile()` arguments as JSON data (None before `compile`), as Keras 3.

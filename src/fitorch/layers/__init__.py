@@ -56,7 +56,7 @@ from fitorch.layers.pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
-from fitorch.layers.recurrent import GRU, LSTM
+from fitorch.layers.recurrent import GRU, LSTM, SimpleRNN
 from fitorch.layers.reshaping import Reshape
 from fitorch.layers.structure import (
     Cropping1D,
@@ -70,7 +70,7 @@ from fitorch.layers.structure import (
     ZeroPadding1D,
     ZeroPadding2D,
 )
-from fitorch.layers.wrappers import TimeDistributed
+from fitorch.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "ELU",
@@ -85,6 +85,7 @@ __all__ = [
     "AveragePooling2D",
     "AveragePooling3D",
     "BatchNormalization",
+    "Bidirectional",
     "Concatenate",
     "Conv1D",
     "Conv1DTranspose",
@@ -128,6 +129,7 @@ __all__ = [
     "Reshape",
     "SeparableConv1D",
     "SeparableConv2D",
+    "SimpleRNN",
     "Softmax",
     "SpatialDropout1D",
     "SpatialDropout2D",

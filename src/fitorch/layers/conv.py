@@ -40,11 +40,19 @@ from fitorch.layers.core import (
     _to_numpy,
 )
 from fitorch.layers.layer_api import LayerAPI
+from fitorch.layers.layout import channels_last_hint, warn_if_channels_last
 
 __all__ = ["Conv1D", "Conv2D", "Conv3D", "same_padding", "standardize_tuple"]
 
 _CONV_FNS: dict[int, Callable[..., Tensor]] = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _SPATIAL_NAMES = {1: "length", 2: "height, width", 3: "depth, height, width"}
+
+
+def _layout_hint(shape: Sequence[int], channels: int) -> str:
+    """The channels-last hint when the last axis holds the layer's channel count."""
+    if len(shape) >= 3 and shape[-1] == channels and shape[1] != channels:
+        return channels_last_hint(shape)
+    return ""
 
 
 def standardize_tuple(value: Any, n: int, name: str) -> tuple[int, ...]:
@@ -241,6 +249,7 @@ class _Conv(LayerAPI, _KernelOptions, LazyModuleMixin, nn.Module):
                 f"Received: input_shape={tuple(input_shape)} (of type "
                 f"{type(input_shape).__name__})"
             )
+        warn_if_channels_last(self.name, input_shape)
         receptive = math.prod(self.kernel_size)
         fan_in = channels // self.groups * receptive
         fan_out = self.filters * receptive
@@ -269,7 +278,8 @@ class _Conv(LayerAPI, _KernelOptions, LazyModuleMixin, nn.Module):
             raise ValueError(
                 f'Input of layer "{self.name}" is incompatible with the layer: expected '
                 f"rank {self.rank + 2} (channels first) with {self.in_channels} channels on "
-                f"axis 1. Received: inputs.shape={tuple(inputs.shape)} "
+                f"axis 1.{_layout_hint(inputs.shape, self.in_channels)} "
+                f"Received: inputs.shape={tuple(inputs.shape)} "
                 f"(of type {type(inputs).__name__})"
             )
         if self.padding == "valid":
@@ -279,7 +289,8 @@ class _Conv(LayerAPI, _KernelOptions, LazyModuleMixin, nn.Module):
                     raise ValueError(
                         f'Input of layer "{self.name}" is smaller than its kernel '
                         f"{self.kernel_size} (dilation {self.dilation_rate}) with "
-                        f'padding="valid": the output would be empty. '
+                        f'padding="valid": the output would be empty.'
+                        f"{channels_last_hint(inputs.shape)} "
                         f"Received: inputs.shape={tuple(inputs.shape)} "
                         f"(of type {type(inputs).__name__})"
                     )

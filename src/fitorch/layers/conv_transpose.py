@@ -31,6 +31,7 @@ from fitorch import initializers
 from fitorch.layers.activation_layers import keras_fans
 from fitorch.layers.conv import _Conv
 from fitorch.layers.core import _assign, _check_keras_weights, _first_shape, _require_built
+from fitorch.layers.layout import warn_if_channels_last
 
 __all__ = ["Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "transpose_crops"]
 
@@ -140,6 +141,7 @@ class _ConvTranspose(_Conv):
         if not isinstance(channels, int) or channels <= 0:
             super().build(input_shape)  # raises its rank / channels error
             return
+        warn_if_channels_last(self.name, input_shape)
         fan_in, fan_out = keras_fans(self._keras_kernel_shape(channels))
         with torch.inference_mode(False), torch.no_grad():
             self.in_channels = channels

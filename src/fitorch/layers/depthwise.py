@@ -45,6 +45,7 @@ from fitorch.layers.core import (
     _require_built,
     _to_numpy,
 )
+from fitorch.layers.layout import warn_if_channels_last
 
 __all__ = ["DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"]
 
@@ -72,6 +73,7 @@ class _Depthwise(_Conv):
                 f"Received: input_shape={tuple(input_shape)} (of type "
                 f"{type(input_shape).__name__})"
             )
+        warn_if_channels_last(self.name, input_shape)
         return channels
 
     def _depthwise_keras_shape(self) -> tuple[int, ...]:

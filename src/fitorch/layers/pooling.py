@@ -31,6 +31,7 @@ from fitorch.layers.conv import (
 )
 from fitorch.layers.core import _NoWeights, _resolve_name
 from fitorch.layers.layer_api import LayerAPI
+from fitorch.layers.layout import channels_last_hint, warn_if_channels_last
 
 __all__ = [
     "AveragePooling1D",
@@ -74,6 +75,7 @@ class _Pooling(LayerAPI, _NoWeights, nn.Module):
         self.pool_size = pool
         self.strides = stride
         self.padding = pad_mode
+        self._layout_checked = False
 
     def _pads(self, spatial: Sequence[int]) -> list[tuple[int, int]]:
         return [same_padding(n, k, s) for n, k, s in zip(spatial, self.pool_size, self.strides)]
@@ -85,12 +87,16 @@ class _Pooling(LayerAPI, _NoWeights, nn.Module):
                 f"{self.rank + 2} (batch, channels, *spatial). "
                 f"Received: inputs.shape={tuple(inputs.shape)} (of type {type(inputs).__name__})"
             )
+        if not self._layout_checked:  # once: a check per batch would cost every step
+            self._layout_checked = True
+            warn_if_channels_last(self.name, tuple(inputs.shape))
         spatial = tuple(inputs.shape[2:])
         if self.padding == "valid":
             if any(n < k for n, k in zip(spatial, self.pool_size)):
                 raise ValueError(
                     f'Input of layer "{self.name}" is smaller than its pool size '
-                    f'{self.pool_size} with padding="valid": the output would be empty. '
+                    f'{self.pool_size} with padding="valid": the output would be empty.'
+                    f"{channels_last_hint(inputs.shape)} "
                     f"Received: inputs.shape={tuple(inputs.shape)} "
                     f"(of type {type(inputs).__name__})"
                 )
@@ -204,6 +210,7 @@ class _GlobalPooling(LayerAPI, _NoWeights, nn.Module):
         self.name = _resolve_name(name, type(self))
         self.keepdims = bool(keepdims)
         self._dims = tuple(range(2, self.rank + 2))
+        self._layout_checked = False
 
     def forward(self, inputs: Tensor) -> Tensor:
         if inputs.ndim != self.rank + 2:
@@ -212,6 +219,9 @@ class _GlobalPooling(LayerAPI, _NoWeights, nn.Module):
                 f"{self.rank + 2} (batch, channels, *spatial). "
                 f"Received: inputs.shape={tuple(inputs.shape)} (of type {type(inputs).__name__})"
             )
+        if not self._layout_checked:  # once: a check per batch would cost every step
+            self._layout_checked = True
+            warn_if_channels_last(self.name, tuple(inputs.shape))
         if self.mode == "max":
             return inputs.amax(dim=self._dims, keepdim=self.keepdims)
         return inputs.mean(dim=self._dims, keepdim=self.keepdims)

@@ -55,8 +55,8 @@ def _path(filepath: Any) -> str:
     )
 
 
-def save_weights(model: nn.Module, filepath: str | os.PathLike[str], overwrite: bool = True
-                 ) -> None:
+def save_weights(model: nn.Module, filepath: str | os.PathLike[str], overwrite: bool = True,
+                 data_format: str = "channels_last") -> None:
     """Write the model's weights in the format the suffix names (atomically).
 
     Example:
@@ -73,7 +73,7 @@ def save_weights(model: nn.Module, filepath: str | os.PathLike[str], overwrite: 
             write_safetensors(tensors, tmp, {"format": "pt"})
     elif fmt in (formats.KERAS_H5, formats.LEGACY_H5):
         with atomic_path(path) as tmp:
-            save_keras_h5(model, tmp, legacy=fmt == formats.LEGACY_H5)
+            save_keras_h5(model, tmp, legacy=fmt == formats.LEGACY_H5, data_format=data_format)
     elif fmt == formats.TORCH:
         tensors = portable_state(model)
         with atomic_path(path) as tmp:
@@ -99,7 +99,8 @@ def save_model(model: nn.Module, filepath: str | os.PathLike[str], overwrite: bo
         write_fitorch_file(model, tmp, kind="model")
 
 
-def load_weights(model: nn.Module, filepath: str | os.PathLike[str]) -> None:
+def load_weights(model: nn.Module, filepath: str | os.PathLike[str],
+                 data_format: str | None = None) -> None:
     """Load weights from any format fitorch writes (and Keras's HDF5, torch state_dicts).
 
     Example:
@@ -112,9 +113,9 @@ def load_weights(model: nn.Module, filepath: str | os.PathLike[str]) -> None:
     elif fmt == formats.TORCH:
         load_state(model, load_torch_state(path), path)
     elif fmt == formats.KERAS_H5:
-        load_keras_h5(model, path)
+        load_keras_h5(model, path, data_format=data_format)
     elif fmt == formats.KERAS_ARCHIVE:
-        load_keras_h5(model, path, member=formats.KERAS_WEIGHTS_MEMBER)
+        load_keras_h5(model, path, member=formats.KERAS_WEIGHTS_MEMBER, data_format=data_format)
     else:
         doc, weights, optimizer_tensors = read_fitorch_file(path)
         load_state(model, weights, path)
