@@ -145,14 +145,17 @@ def test_recording_switch_follows_live_symbolic_tensors() -> None:
     import gc
 
     gc.collect()
-    original = torch.nn.Module.__call__
+    before = symbolic._live  # symbolic tensors other code still holds
     x = ft.Input(shape=(2,))
-    assert torch.nn.Module.__call__ is not original and symbolic.recording()
+    assert symbolic.recording() and symbolic._live == before + 1
+    assert torch.nn.Module.__call__ is symbolic._recording_call
     model = ft.Model(x, ft.layers.Dense(1)(x))
     del x
     gc.collect()
-    assert not symbolic.recording()
-    assert torch.nn.Module.__call__ is original  # torch's own __call__ back: no overhead
+    assert symbolic._live == before  # the model keeps no symbolic tensor alive
+    if before == 0:
+        assert not symbolic.recording()
+        assert torch.nn.Module.__call__ is symbolic._torch_call  # torch's own, no overhead
     assert model(torch.ones(3, 2)).shape == (3, 1)
 
 
@@ -436,7 +439,8 @@ def test_inputs_outputs_and_get_layer() -> None:
     del a, out
     again = model.outputs[0]  # rebuilt from the graph
     assert again.shape == (None, 2)
-    reuse = ft.Model(model.inputs[0], ft.layers.Dense(1)(again))
+    reuse = ft.Model(inputs=model.inputs[0], outputs=ft.layers.Dense(1)(again), name="reuse")
+    assert isinstance(reuse, Functional) and reuse.name == "reuse"
     assert reuse(torch.ones(1, 3)).shape == (1, 1)
 
 
@@ -509,3 +513,19 @@ def test_nested_summary_equals_keras(kwargs: dict[str, bool]) -> None:
         return captured[0]
 
     assert text(two(ft)) == text(two(keras))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_functional_model_on_cuda() -> None:
+    inputs = ft.Input(shape=(6,))
+    base = ft.Model(inputs, ft.layers.Dense(4, activation="relu")(inputs)).to("cuda")
+    # A model already on the GPU is recorded with examples on its device.
+    outer_in = ft.Input(shape=(6,))
+    model = ft.Model(outer_in, ft.layers.Dense(1)(base(outer_in))).to("cuda")
+    xa, _, ya, _ = data()
+    model.compile(optimizer="adam", loss="mse")
+    history = model.fit(xa, ya, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    on_gpu = model.predict(xa, verbose=0)
+    np.testing.assert_allclose(on_gpu, model.to("cpu").predict(xa, verbose=0), rtol=1e-4,
+                               atol=1e-5)

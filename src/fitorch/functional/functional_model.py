@@ -30,6 +30,7 @@ from fitorch.functional.symbolic import (
     Value,
     _ExampleRun,
     _examples_of,
+    device_of,
     example_inputs,
     wrap,
 )
@@ -266,9 +267,9 @@ class Functional(Model):
             for v, x in zip(ins, xs):
                 result[id(v)].append(x)
             with _ExampleRun(self):
-                ys = self.module(*_examples_of(xs, run))  # type: ignore[misc]
+                ys = self.module(*_examples_of(xs, run, device_of(self)))  # type: ignore[misc]
             for v, y in zip(nest.flatten(self._output_struct), nest.flatten(ys)):
-                result[id(v)].append(y)
+                result[id(v)].append(y.detach().cpu())
         return {k: (v[0], v[1]) for k, v in result.items()}
 
     def _input_batch_size(self) -> int | None:

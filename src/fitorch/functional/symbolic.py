@@ -360,7 +360,8 @@ def _outputs(node: Node, out_a: Any, out_b: Any) -> Any:
             value = Value(node, path, _merged_shape(a, b), a.dtype, index)
             index += 1
             values.append(value)
-            wrapped.append(wrap(value, (a.detach(), b.detach())))
+            # Examples live on the CPU: the next layer may not be on this call's device yet.
+            wrapped.append(wrap(value, (a.detach().cpu(), b.detach().cpu())))
         else:
             if _differs(a, b):
                 raise ValueError(
@@ -408,9 +409,11 @@ def takes_training(module: nn.Module) -> bool:
     return "training" in params
 
 
-def _device_of(module: nn.Module) -> torch.device | None:
-    for t in module.parameters():
-        if not isinstance(t, nn.parameter.UninitializedParameter):
+def device_of(module: nn.Module) -> torch.device | None:
+    """Where the module's (created) weights are; None for a module with none yet."""
+    for t in [*module.parameters(), *module.buffers()]:
+        if not isinstance(t, (nn.parameter.UninitializedParameter,
+                              nn.parameter.UninitializedBuffer)):
             return t.device
     return None
 
@@ -447,7 +450,7 @@ def _record_module_call(module: nn.Module, args: tuple[Any, ...], kwargs: dict[s
             raise ValueError(f"`training` must be True, False or None. Received: training={mode!r}")
     node = Node("module", module, _to_values(args), _to_values(kwargs), mode=mode)
     node.call_index = _call_counts.get(module, 0)
-    device = _device_of(module)
+    device = device_of(module)
     runs = []
     for run in (0, 1):
         ex_args, ex_kwargs = _examples_of(args, run, device), _examples_of(kwargs, run, device)
