@@ -204,9 +204,10 @@ def _fitorch_mlp() -> ft.Model:
     return ft.Model(inputs, ft.layers.Dense(3, activation="softmax")(x))
 
 
-def test_functional_mlp_matches_keras(tmp_path: Path) -> None:
+def test_functional_mlp_matches_keras(tmp_path: Path, fresh_names: None) -> None:
     kmodel, fmodel = _keras_mlp(), _fitorch_mlp()
     assert isinstance(fmodel, Functional)
+    assert summary_of(fmodel) == summary_of(kmodel)
     assert [type(layer).__name__ for layer in fmodel.layers] == [
         "InputLayer", "Dense", "Dropout", "Dense"]
     share_weights(kmodel, fmodel, tmp_path)
@@ -243,6 +244,7 @@ def test_two_inputs_two_outputs_dict_inputs_and_per_output_losses(tmp_path: Path
     kmodel, fmodel = _two_in_two_out(keras), _two_in_two_out(ft)
     assert fmodel.output_names == ["head_a", "head_b"] == kmodel.output_names
     assert fmodel.input_names == ["a", "b"]
+    assert [layer.name for layer in fmodel.layers] == [layer.name for layer in kmodel.layers]
     share_weights(kmodel, fmodel, tmp_path)
     xa, xb, ya, yb = data()
     x = {"a": xa, "b": xb}
@@ -304,10 +306,11 @@ def _nested(lib: Any) -> Any:
     return lib.Model(outer_in, layers.Dense(1)(layers.Dense(3)(features)), name="outer")
 
 
-def test_nested_model_matches_keras(tmp_path: Path) -> None:
+def test_nested_model_matches_keras(tmp_path: Path, fresh_names: None) -> None:
     keras.utils.set_random_seed(3)
     kmodel, fmodel = _nested(keras), _nested(ft)
     assert isinstance(fmodel.layers[1], Functional)
+    assert summary_of(fmodel) == summary_of(kmodel)
     share_weights(kmodel, fmodel, tmp_path)
     xa, _, ya, _ = data()
     assert_same_predictions(fmodel, kmodel, xa)
@@ -529,3 +532,43 @@ def test_functional_model_on_cuda() -> None:
     on_gpu = model.predict(xa, verbose=0)
     np.testing.assert_allclose(on_gpu, model.to("cpu").predict(xa, verbose=0), rtol=1e-4,
                                atol=1e-5)
+
+
+# Layers added to `fitorch.layers` as plain modules work with no code of their own: the
+# symbolic shape equals the eager output's, and the model computes what the layer does.
+_ANY_LAYER_CASES = [
+    ("Add", lambda L: L.Add(), [(5,), (5,)]),
+    ("Subtract", lambda L: L.Subtract(), [(5,), (5,)]),
+    ("Multiply", lambda L: L.Multiply(), [(5,), (5,)]),
+    ("Average", lambda L: L.Average(), [(5,), (5,), (5,)]),
+    ("Maximum", lambda L: L.Maximum(), [(5,), (5,)]),
+    ("Concatenate", lambda L: L.Concatenate(axis=1), [(2, 3), (4, 3)]),
+    ("Dot", lambda L: L.Dot(axes=1), [(5,), (5,)]),
+    ("LeakyReLU", lambda L: L.LeakyReLU(), [(5,)]),
+    ("PReLU", lambda L: L.PReLU(), [(5,)]),
+    ("Softmax", lambda L: L.Softmax(), [(5,)]),
+    ("GaussianNoise", lambda L: L.GaussianNoise(0.1), [(5,)]),
+    ("SpatialDropout1D", lambda L: L.SpatialDropout1D(0.5), [(4, 7)]),
+    ("Reshape", lambda L: L.Reshape((2, 6)), [(3, 4)]),
+    ("Permute", lambda L: L.Permute((2, 1)), [(3, 4)]),
+    ("RepeatVector", lambda L: L.RepeatVector(3), [(5,)]),
+    ("Conv2DTranspose", lambda L: L.Conv2DTranspose(2, 3, strides=2), [(3, 5, 5)]),
+    ("SeparableConv1D", lambda L: L.SeparableConv1D(4, 3), [(2, 9)]),
+    ("Lambda", lambda L: L.Lambda(lambda t: t.flip(1)), [(5,)]),
+]
+
+
+@pytest.mark.parametrize("factory,shapes", [c[1:] for c in _ANY_LAYER_CASES],
+                         ids=[c[0] for c in _ANY_LAYER_CASES])
+def test_any_layer_is_recorded(factory: Any, shapes: list[tuple[int, ...]]) -> None:
+    layer = factory(ft.layers)
+    inputs = [ft.Input(shape=s) for s in shapes]
+    args = inputs if len(inputs) > 1 else inputs[0]
+    out = layer(args)
+    model = ft.Model(inputs, out)
+    xs = [torch.randn(3, *s) for s in shapes]
+    model.eval()
+    expected = layer(xs if len(xs) > 1 else xs[0])
+    actual = model(*xs)
+    assert out.shape == (None, *expected.shape[1:])
+    torch.testing.assert_close(actual, expected)
