@@ -16,11 +16,13 @@ import pytest
 from fitorch import layers
 from fitorch.layers.core import auto_name
 
-# A valid value for every required constructor argument of a fitorch or Keras layer.
+# A valid value for every required constructor argument of a fitorch or Keras layer; a
+# function of the framework's `layers` module where the value is a layer of that framework.
 SAMPLE_ARGUMENTS: dict[str, Any] = {
+    "layer": lambda framework_layers: framework_layers.LSTM(2),
     "units": 2, "filters": 2, "kernel_size": 3, "rate": 0.5, "activation": "relu",
     "target_shape": (2, 3), "input_dim": 5, "output_dim": 3, "shape": (3,), "pool_size": 2,
-    "size": 2, "n": 2, "dims": (2, 1), "function": abs, "layer": None, "cropping": 1,
+    "size": 2, "n": 2, "dims": (2, 1), "function": abs, "cropping": 1, "axes": -1,
     "padding": 1, "mean": 0.0, "variance": 1.0, "stddev": 0.1, "axis": -1, "factor": 0.1,
     "num_tokens": 4, "max_tokens": 4, "mask_value": 0.0, "units_or_cell": 2, "cell": None,
 }
@@ -37,12 +39,13 @@ def _required(cls: type) -> dict[str, Any]:
     }
 
 
-def _build(cls: type, like: type | None = None) -> Any:
+def _build(cls: type, framework_layers: Any, like: type | None = None) -> Any:
     """`cls` built with its required arguments (and those `like` requires, when it takes them)."""
     kwargs = _required(cls)
     if like is not None:
         accepted = inspect.signature(cls.__init__).parameters
         kwargs.update({k: v for k, v in _required(like).items() if k in accepted})
+    kwargs = {k: v(framework_layers) if k == "layer" else v for k, v in kwargs.items()}
     return cls(**kwargs)
 
 
@@ -59,10 +62,10 @@ def test_default_layer_names_are_keras_names(name: str) -> None:
     import keras
 
     keras_cls = getattr(keras.layers, KERAS_CLASS.get(name, name))
-    theirs = _prefix(_build(keras_cls, like=getattr(layers, name)).name)
-    ours = _build(getattr(layers, name))
+    theirs = _prefix(_build(keras_cls, keras.layers, like=getattr(layers, name)).name)
+    ours = _build(getattr(layers, name), layers)
     assert _prefix(ours.name) == theirs
-    assert _build(getattr(layers, name)).name != ours.name or name == "Input"  # numbered
+    assert _build(getattr(layers, name), layers).name != ours.name  # numbered: dense, dense_1
 
 
 @pytest.mark.parametrize("class_name, expected", [

@@ -196,3 +196,14 @@ def test_a_sequential_with_torch_modules_is_copied_and_reset() -> None:
 def test_clone_model_needs_a_module() -> None:
     with pytest.raises(TypeError, match=r"Received: model='net' \(of type str\)"):
         clone_model("net")  # type: ignore[arg-type]
+
+
+def test_clone_of_a_functional_model_is_rebuilt_with_fresh_weights() -> None:
+    inputs = ft.Input(shape=(4,))
+    hidden = ft.layers.Dense(8, activation="relu", name="hidden")(inputs)
+    model = ft.Model(inputs, ft.layers.Dense(1, name="out")(hidden), name="fn")
+    clone = clone_model(model)
+    assert type(clone) is type(model) and clone.name == "fn"
+    assert [layer.name for layer in clone.layers] == [layer.name for layer in model.layers]
+    assert _differ(model.get_weights(), clone.get_weights())
+    assert clone(torch.zeros(3, 4)).shape == (3, 1)
