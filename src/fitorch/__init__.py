@@ -16,6 +16,7 @@ from fitorch import (
     layers,
     losses,
     metrics,
+    models,
     optimizers,
     regularizers,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "load_model",
     "losses",
     "metrics",
+    "models",
     "optimizers",
     "regularizers",
 ]
