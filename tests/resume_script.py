@@ -112,7 +112,7 @@ def main() -> None:
     ])
     model.compile(optimizer=ft.optimizers.Adam(learning_rate=0.01),
                   loss=ft.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+                  metrics=["accuracy"], **json.loads(os.environ.get("RESUME_COMPILE", "{}")))
     callbacks: list[ft.callbacks.Callback] = [
         ft.callbacks.EarlyStopping(monitor="loss", patience=5),
     ]
