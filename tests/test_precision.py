@@ -162,12 +162,15 @@ def test_precision_under_jit_compile_equals_eager(classification_data, precision
     for jit in (False, True):
         torch.manual_seed(0)
         model = ft.Model(mlp())
-        model.compile(optimizer="sgd", loss=SCCE, precision=precision, jit_compile=jit)
+        model.compile(optimizer="sgd", loss=SCCE, precision=precision, jit_compile=jit,
+                      metrics=[ft.metrics.SparseCategoricalCrossentropy(from_logits=True)])
         history = model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
         if jit:
             assert model._compiled_train_step().calls > 0
-        results.append((history.history["loss"], model.get_weights()))
-    np.testing.assert_allclose(results[1][0], results[0][0], atol=atol)
+        results.append((history.history, model.get_weights()))
+    assert results[1][0].keys() == results[0][0].keys()
+    for key, values in results[0][0].items():  # metrics too (float64 ones under "64-true")
+        np.testing.assert_allclose(results[1][0][key], values, atol=atol, err_msg=key)
     for a, b in zip(results[0][1], results[1][1], strict=True):
         np.testing.assert_allclose(b, a, atol=atol)
 

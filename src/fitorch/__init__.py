@@ -17,6 +17,7 @@ from fitorch import (
     losses,
     metrics,
     mixed_precision,
+    models,
     optimizers,
     regularizers,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "losses",
     "metrics",
     "mixed_precision",
+    "models",
     "optimizers",
     "regularizers",
 ]

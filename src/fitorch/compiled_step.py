@@ -172,9 +172,13 @@ class CompiledTrainStep:
             prepare = getattr(metric, "prepare_for_tracing", None)
             if callable(prepare):
                 prepare()
+        # A float64 metric state does not update inside a graph (the sums stay 0): the
+        # metrics of a float64 model ("64-true") are all updated after it.
+        self.metrics_outside = any(p.dtype == torch.float64 for p in self.params)
         # Metrics with Python state (torchmetrics, user classes that do not declare
         # `traceable`) are updated after the graph, from the predictions it returns.
-        self.untraced_metrics = any(not getattr(m, "traceable", False) for m in model.metrics)
+        self.untraced_metrics = self.metrics_outside or any(
+            not getattr(m, "traceable", False) for m in model.metrics)
         self.graph = compile_for(self, CompiledTrainStep._graph, dynamic=False,
                                  mode="reduce-overhead" if self.cuda_graphs else None)
         self.calls = 0  # steps run through the graph (profiling, tests)
@@ -219,7 +223,7 @@ class CompiledTrainStep:
             # float32: a float64 ("64-true") Mean does not update inside a compiled graph.
             model._loss_tracker.update_state(loss.float(), sample_weight=batch_size_of(x))
             metrics = model._compiled_metrics
-            if metrics is not None and metrics.built:
+            if metrics is not None and metrics.built and not self.metrics_outside:
                 metrics.update_state(y, y_pred, sample_weight,
                                      traceable=True if self.untraced_metrics else None)
         return (loss, [grads[name] for name, _ in self.trainable],
@@ -248,7 +252,8 @@ class CompiledTrainStep:
         if y_pred is not None:  # the metrics kept out of the graph
             assert model._compiled_metrics is not None
             with torch.no_grad():
-                model._compiled_metrics.update_state(y, y_pred, sample_weight, traceable=False)
+                model._compiled_metrics.update_state(
+                    y, y_pred, sample_weight, traceable=None if self.metrics_outside else False)
         return list(grads)
 
 

@@ -20,7 +20,7 @@ from fitorch import metrics as metrics_module
 from fitorch import optimizers as optimizers_module
 from fitorch import precision as precision_module
 from fitorch.callbacks.history import History
-from fitorch.compile_config import CompiledLoss, CompiledMetrics
+from fitorch.compile_config import CompiledLoss, CompiledMetrics, PendingCompiledMetrics
 from fitorch.compiled_step import CompiledTrainStep, auto_jit
 from fitorch.data import (
     EpochIterator,
@@ -73,12 +73,14 @@ class Model(LayerAPI, nn.Module):
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        # `Model(inputs, outputs)` with symbolic tensors is Keras's functional form.
-        if cls is Model and (args or kwargs):
+        # `Model(inputs, outputs)` with symbolic tensors is Keras's functional form; so is a
+        # subclass called that way (Keras's "customizing fit" guide: `CustomModel(inputs,
+        # outputs)` keeps the subclass's train_step and runs the graph).
+        if args or kwargs:
             from fitorch.functional.functional_model import Functional, is_functional_call
 
-            if is_functional_call(args, kwargs):
-                return super().__new__(Functional)
+            if is_functional_call(args, kwargs) and not issubclass(cls, Functional):
+                return super().__new__(Functional if cls is Model else _functional_of(cls))
         return super().__new__(cls)
 
     def __init__(self, module: nn.Module | None = None, *, name: str | None = None,
@@ -124,6 +126,12 @@ class Model(LayerAPI, nn.Module):
                 with call_mode(self, bool(training)):
                     return self.module(*args, **kwargs)
         return self.module(*args, **kwargs)
+
+    @property
+    def _forward_takes_training(self) -> bool:
+        """Whether the wrapped module's forward (this model's own, when nothing is wrapped)
+        declares `training`; the rule is the step's (`step.forward_takes_training`)."""
+        return step.forward_takes_training(self)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # While gradients are enabled (a user's `train_step` calling `self(x)`), the train
@@ -323,11 +331,6 @@ class Model(LayerAPI, nn.Module):
             return None
         return train.graph()
 
-    @property
-    def _forward_takes_training(self) -> bool:
-        """The `training=` rule (owned by `step.forward_takes_training`)."""
-        return step.forward_takes_training(self)
-
     def _overrides(self, method: str) -> bool:
         return getattr(type(self), method) is not getattr(Model, method)
 
@@ -448,8 +451,14 @@ class Model(LayerAPI, nn.Module):
             out.append(self._loss_tracker)
             if self._compiled_loss is not None:
                 out.extend(self._compiled_loss.trackers)
-            if self._compiled_metrics is not None:
-                out.extend(self._compiled_metrics.metrics)
+            cm = self._compiled_metrics
+            if cm is not None:
+                if cm.built:
+                    out.extend(cm.metrics)
+                elif cm.requested:
+                    # Keras 3's `compile_metrics`: present from compile on, so a custom
+                    # train_step that updates `self.metrics` builds and fills them.
+                    out.append(PendingCompiledMetrics(self))
         out.extend(self.__dict__.get("_attribute_metrics", {}).values())
         return out
 
@@ -569,7 +578,8 @@ class Model(LayerAPI, nn.Module):
                 "validation_batch_size", validation_batch_size)
         else:
             validation_batch_size = checks.resolve_batch_size(
-                validation_batch_size, self._input_batch_size()) or batch_size
+                validation_batch_size, self._input_batch_size(),
+                "validation_batch_size") or batch_size
         adapter = get_adapter(x, y, sample_weight, batch_size=batch_size,
                               steps=steps_per_epoch, shuffle=shuffle, class_weight=class_weight,
                               **loader)
@@ -741,8 +751,7 @@ class Model(LayerAPI, nn.Module):
         modes = ModuleModes(self)  # frozen (eval-mode) submodules stay frozen
         modes.train()
         try:
-            # sync: the caller gets floats
-            logs = materialize(self.make_train_function()(data))
+            logs = materialize(self.make_train_function()(data))  # sync: the caller gets floats
         finally:
             modes.restore()
         return logs if return_dict else trainer.step_logs_to_list(logs, self.metrics_names)
@@ -1013,6 +1022,21 @@ class Model(LayerAPI, nn.Module):
                 f"Received: config={config!r} (of type {type(config).__name__})"
             )
         self.compile(**compile_kwargs(config, self))
+
+
+_FUNCTIONAL_SUBCLASSES: dict[type, type] = {}
+
+
+def _functional_of(cls: type) -> type:
+    """`cls` (a Model subclass) mixed with `Functional`, made once per class."""
+    from fitorch.functional.functional_model import Functional
+
+    made = _FUNCTIONAL_SUBCLASSES.get(cls)
+    if made is None:
+        made = type(cls.__name__, (cls, Functional), {"__module__": cls.__module__,
+                                                      "__qualname__": cls.__qualname__})
+        _FUNCTIONAL_SUBCLASSES[cls] = made
+    return made
 
 
 def _accumulation_steps(value: Any, optimizer: Any) -> int:

@@ -57,7 +57,7 @@ def optimizer_ready(optimizer: Any) -> bool:
 def forward_takes_training(module: nn.Module) -> bool:
     """The `training=` rule: pass it when the forward pass (of the wrapped module, for a
     `Model(module)`) declares it. Read once per module."""
-    cached = module.__dict__.get("_takes_training")
+    cached = module.__dict__.get("_step_takes_training")
     if cached is None:
         from fitorch.model import Model
 
@@ -68,7 +68,7 @@ def forward_takes_training(module: nn.Module) -> bool:
             cached = "training" in inspect.signature(fn).parameters
         except (TypeError, ValueError):
             cached = False
-        module.__dict__["_takes_training"] = cached
+        module.__dict__["_step_takes_training"] = cached
     return bool(cached)
 
 

@@ -114,9 +114,10 @@ class BackupAndRestore(Callback):
             raise ValueError(
                 "BackupAndRestore cannot resume this training data at the same position: "
                 f"{type(adapter).__name__} ({getattr(adapter, 'source_name', 'data')}) has no "
-                "order that can be replayed (a generator, an iterable dataset or a user "
-                "DataLoader). Use arrays, a `fitorch.utils.Sequence` or a map-style torch "
-                "Dataset to get exact resumption."
+                "order that can be replayed (a generator, an iterable dataset, or a "
+                "DataLoader with a custom sampler or persistent workers). Use arrays, a "
+                "`fitorch.utils.Sequence`, a map-style torch Dataset, or a DataLoader with "
+                "torch's own samplers (shuffle=True/False) to get exact resumption."
             )
         sequence = getattr(adapter, "sequence", None)
         if sequence is not None and _overrides_epoch_end(sequence) and not callable(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from numbers import Real
 from typing import Any
 
@@ -442,6 +442,56 @@ class KerasOptimizer(torch.optim.Optimizer):
             self._update_ema()
         self._iterations += 1
         return loss
+
+    def apply(self, grads: Sequence[Tensor | None],
+              trainable_variables: Sequence[Tensor] | None = None) -> None:
+        """Keras 3's `optimizer.apply(grads, trainable_variables)`: one update with these
+        gradients (None: that variable is not updated). The first call builds an unbuilt
+        optimizer on `trainable_variables`, as Keras does.
+
+        Example:
+            >>> grads = [p.grad for p in model.trainable_weights]
+            >>> optimizer.apply(grads, model.trainable_weights)
+        """
+        variables = list(trainable_variables) if trainable_variables is not None else [
+            p for group in self.param_groups for p in group["params"]]
+        grads = list(grads)
+        if len(grads) != len(variables):
+            raise ValueError(
+                f"`apply` takes one gradient per variable: {len(grads)} gradients for "
+                f"{len(variables)} variables. Received: len(grads)={len(grads)}"
+            )
+        if not self.is_built:
+            self.build(variables)
+        known = {id(p) for group in self.param_groups for p in group["params"]}
+        unknown = [i for i, v in enumerate(variables) if id(v) not in known]
+        if unknown:
+            raise ValueError(
+                f"`apply` got variables the optimizer was not built with (positions "
+                f"{unknown[:5]}): an optimizer updates the variables it was built on. "
+                f"Received: {len(unknown)} unknown variable(s)"
+            )
+        with torch.no_grad():
+            # Exactly these gradients: every other parameter of the optimizer sits out.
+            held = [(p, p.grad) for group in self.param_groups for p in group["params"]]
+            for p, _ in held:
+                p.grad = None
+            for v, g in zip(variables, grads):
+                v.grad = g
+            try:
+                self.step()
+            finally:
+                for p, grad in held:
+                    p.grad = grad
+
+    def apply_gradients(self, grads_and_vars: Iterable[tuple[Tensor | None, Tensor]]) -> None:
+        """Keras's `apply_gradients(zip(grads, vars))`.
+
+        Example:
+            >>> optimizer.apply_gradients(zip(grads, model.trainable_weights))
+        """
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [v for _, v in pairs])
 
     def _update(
         self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor], t: int

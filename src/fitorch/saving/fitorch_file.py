@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from fitorch.saving.codec import NotEncodable, encode
+from fitorch.saving.errors import FileFormatError
 from fitorch.saving.formats import FITORCH_MEMBER, read_member
 from fitorch.saving.safetensors_io import read_safetensors_bytes, safetensors_bytes
 from fitorch.saving.serialization import NotSerializable, compile_config, model_config
@@ -111,12 +112,18 @@ def read_fitorch_file(filepath: str
             weights_data = read_member(zf, WEIGHTS_MEMBER, filepath)
             optimizer_data = (read_member(zf, OPTIMIZER_MEMBER, filepath)
                               if OPTIMIZER_MEMBER in names else None)
+    except FileFormatError:
+        raise
+    except RecursionError:
+        raise FileFormatError(filepath, (
+            f"Could not read {filepath!r}: its {FITORCH_MEMBER} nests lists or objects deeper "
+            "than any fitorch file does (a damaged or crafted file). "
+            f"Received: filepath={filepath!r}")) from None
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, UnicodeDecodeError,
             json.JSONDecodeError) as e:
-        raise ValueError(
+        raise FileFormatError(filepath, (
             f"Could not read {filepath!r}: the file is truncated or corrupted. "
-            f"Received: filepath={filepath!r} ({type(e).__name__}: {e})"
-        ) from None
+            f"Received: filepath={filepath!r} ({type(e).__name__}: {e})")) from None
     if not isinstance(doc, dict) or doc.get("format") != "fitorch":
         raise ValueError(f"{filepath!r} is not a fitorch file. Received: {FITORCH_MEMBER} "
                          f"without format='fitorch'")
