@@ -71,3 +71,14 @@ def test_the_mask_reaches_the_loss_through_dense():
     _, fmodel = _twins()
     out = fmodel(torch.from_numpy(x))
     assert torch.equal(out._keras_mask, torch.from_numpy(x != 0))
+
+
+def test_merge_layers_combine_the_masks():
+    a = ft.layers.Embedding(20, 4, mask_zero=True)
+    b = ft.layers.Embedding(20, 4, mask_zero=True)
+    x1 = torch.tensor([[1, 2, 0, 0]])
+    x2 = torch.tensor([[3, 0, 0, 0]])
+    added = ft.layers.Add()([a(x1), b(x2)])
+    assert added._keras_mask.tolist() == [[True, False, False, False]]
+    joined = ft.layers.Concatenate(axis=1)([a(x1), b(x2)])  # along time: not one mask
+    assert getattr(joined, "_keras_mask", None) is None

@@ -38,6 +38,20 @@ def _check_bool(value: Any) -> bool:
     return bool(value)
 
 
+def _mask_of(inputs: Any) -> torch.Tensor | None:
+    """The Keras mask of a layer's input; for a merge layer's list of inputs, the steps
+    every masked input keeps (Keras ANDs the masks)."""
+    if not isinstance(inputs, (list, tuple)):
+        return getattr(inputs, "_keras_mask", None)
+    masks = [m for m in (getattr(t, "_keras_mask", None) for t in inputs) if m is not None]
+    if not masks or any(m.shape != masks[0].shape for m in masks):
+        return None
+    combined = masks[0]
+    for m in masks[1:]:
+        combined = combined & m
+    return combined
+
+
 def _carrying_mask(forward: Callable[..., Any]) -> Callable[..., Any]:
     """`forward` that hands its input's Keras mask (`_keras_mask`, e.g. from
     `Embedding(mask_zero=True)`) on to its output, as Keras's layers that support masking
@@ -46,9 +60,10 @@ def _carrying_mask(forward: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(forward)
     def with_mask(self: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         outputs = forward(self, inputs, *args, **kwargs)
-        mask = getattr(inputs, "_keras_mask", None)
+        mask = _mask_of(inputs)
         if mask is not None and isinstance(outputs, torch.Tensor) \
-                and getattr(outputs, "_keras_mask", None) is None:
+                and getattr(outputs, "_keras_mask", None) is None \
+                and tuple(outputs.shape[:mask.dim()]) == tuple(mask.shape):
             outputs._keras_mask = mask  # type: ignore[attr-defined]
         return outputs
 
