@@ -5,6 +5,11 @@
 DATA is "arrays" or "sequence" (a Sequence on 2 worker processes). With KILL_AT
 the process SIGKILLs itself at that global batch (no clean-up of any kind). OUT
 receives the final weights, optimizer state and History.
+
+Environment: SAVE_FREQ (default 7; an int or "epoch"); KILL_IN_TEST=N dies at the
+N-th validation batch end, KILL_AT_EPOCH_BEGIN=E when epoch E begins;
+PLATEAU=1 adds ReduceLROnPlateau callbacks monitoring val_loss and val_accuracy
+(a resumed run that mixes up training and validation metrics ends elsewhere).
 """
 
 from __future__ import annotations
@@ -33,6 +38,27 @@ class KillAt(ft.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.seen += 1
         if self.seen == self.at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class KillInValidation(ft.callbacks.Callback):
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at, self.seen = at, 0
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class KillAtEpochBegin(ft.callbacks.Callback):
+    def __init__(self, epoch: int) -> None:
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -75,10 +101,23 @@ def main() -> None:
     callbacks: list[ft.callbacks.Callback] = [
         ft.callbacks.EarlyStopping(monitor="loss", patience=5),
     ]
+    if os.environ.get("PLATEAU"):
+        callbacks += [
+            ft.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=0,
+                                           min_delta=1e-3),
+            ft.callbacks.ReduceLROnPlateau(monitor="val_accuracy", factor=0.7, patience=0,
+                                           min_delta=1e-3),
+        ]
     if kill_at:
         callbacks.append(KillAt(kill_at))
+    if os.environ.get("KILL_IN_TEST"):
+        callbacks.append(KillInValidation(int(os.environ["KILL_IN_TEST"])))
+    if os.environ.get("KILL_AT_EPOCH_BEGIN"):
+        callbacks.append(KillAtEpochBegin(int(os.environ["KILL_AT_EPOCH_BEGIN"])))
     if backup_dir != "-":
-        callbacks.append(ft.callbacks.BackupAndRestore(backup_dir, save_freq=7))
+        freq = os.environ.get("SAVE_FREQ", "7")
+        callbacks.append(ft.callbacks.BackupAndRestore(
+            backup_dir, save_freq=freq if freq == "epoch" else int(freq)))
     if data == "arrays":
         x, y = arrays_for(10)
         history = model.fit(x, y, batch_size=6, epochs=3, shuffle=True, verbose=0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 VERBOSE_VALUES = (0, 1, 2, "auto")
@@ -13,24 +13,57 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def _as_count(value: Any) -> int | None:
+    """`value` as an int when it is one, or a float with an integral value (None otherwise).
+
+    Keras programs compute counts with float arithmetic (`np.ceil(len(x) / batch_size)`
+    gives `np.float64(15.0)`), so integral floats count as integers.
+    """
+    if _is_int(value):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = float(value)
+        if number.is_integer():
+            return int(number)
+    return None
+
+
+def _count_error(name: str, value: Any, expected: str) -> ValueError:
+    hint = ""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, numbers.Integral)):
+        hint = " (a float must have an integral value, such as 15.0)"
+    return ValueError(
+        f"`{name}` must be {expected}{hint}. "
+        f"Received: {name}={value!r} (of type {type(value).__name__})"
+    )
+
+
 def positive_int_or_none(name: str, value: Any) -> int | None:
+    """`value` as a positive int (integral floats accepted), or None.
+
+    Example:
+        >>> positive_int_or_none("steps_per_epoch", 8.0)
+        8
+    """
     if value is None:
         return None
-    if not _is_int(value) or value <= 0:
-        raise ValueError(
-            f"`{name}` must be a positive integer or None. "
-            f"Received: {name}={value!r} (of type {type(value).__name__})"
-        )
-    return int(value)
+    count = _as_count(value)
+    if count is None or count <= 0:
+        raise _count_error(name, value, "a positive integer or None")
+    return count
 
 
 def non_negative_int(name: str, value: Any) -> int:
-    if not _is_int(value) or value < 0:
-        raise ValueError(
-            f"`{name}` must be a non-negative integer. "
-            f"Received: {name}={value!r} (of type {type(value).__name__})"
-        )
-    return int(value)
+    """`value` as a non-negative int (integral floats accepted).
+
+    Example:
+        >>> non_negative_int("epochs", 3.0)
+        3
+    """
+    count = _as_count(value)
+    if count is None or count < 0:
+        raise _count_error(name, value, "a non-negative integer")
+    return count
 
 
 def verbose(value: Any) -> int | str:
@@ -57,6 +90,43 @@ def validation_split(value: Any) -> float:
             f"for validation. Received: validation_split={value!r}"
         )
     return float(value)
+
+
+def _is_weight(value: Any) -> bool:
+    return value is None or (isinstance(value, numbers.Real) and not isinstance(value, bool))
+
+
+def loss_weights(value: Any) -> Any:
+    """Check `compile(loss_weights=...)`: a number, or a list/tuple/dict of numbers.
+
+    Keras 2 (tf_keras) took `metrics` as `compile`'s third positional argument;
+    Keras 3 and fitorch take `loss_weights` there, so metric names in it get an
+    error that says so, at compile rather than at the first batch.
+
+    Example:
+        >>> loss_weights({"out_a": 1.0, "out_b": 0.5})
+        {'out_a': 1.0, 'out_b': 0.5}
+    """
+    if isinstance(value, Mapping):
+        entries = list(value.values())
+    elif isinstance(value, (list, tuple)):
+        entries = list(value)
+    else:
+        entries = [value]
+    if all(_is_weight(entry) for entry in entries):
+        return value
+    hint = ""
+    if any(isinstance(e, str) or callable(e) for e in entries):
+        hint = (
+            " It holds metrics: `compile`'s third positional argument is `loss_weights` "
+            "(as in Keras 3; Keras 2 took `metrics` there). Pass them by name: "
+            f"compile(optimizer, loss, metrics={value!r})."
+        )
+    raise ValueError(
+        "`loss_weights` must be a number (single output), or a list/tuple/dict with one "
+        f"number per output.{hint} Received: loss_weights={value!r} "
+        f"(of type {type(value).__name__})"
+    )
 
 
 def validation_freq(value: Any) -> int | Collection[int]:
@@ -128,3 +198,91 @@ def resolve_batch_size(batch_size: Any, static_batch_size: int | None) -> int | 
             )
         return static_batch_size
     return batch_size
+
+
+def _class_index_loss(loss: Any, labels: Any, y_pred: Any) -> tuple[str, int, int | None] | None:
+    """(loss name, class axis, ignored label) when `loss` takes class-index labels, whatever
+    its spelling: "sparse_categorical_crossentropy", the class, the function, or a torch
+    `CrossEntropyLoss`/`NLLLoss` given integer targets; None for any other loss."""
+    import functools
+
+    import torch
+    import torch.nn.functional as F
+
+    from fitorch.losses import TorchLoss, sparse_categorical_crossentropy
+    from fitorch.losses.base import LossFunctionWrapper
+
+    fn = getattr(loss, "fn", None) if isinstance(loss, (LossFunctionWrapper, TorchLoss)) \
+        else loss
+    kwargs = getattr(loss, "_fn_kwargs", {}) or {}
+    if fn is sparse_categorical_crossentropy:
+        return "sparse_categorical_crossentropy", int(kwargs.get("axis", -1)), \
+            kwargs.get("ignore_class")
+    if labels.is_floating_point() or labels.dim() != y_pred.dim() - 1:
+        return None
+    axis = 1 if y_pred.dim() > 1 else 0
+    if isinstance(fn, (torch.nn.CrossEntropyLoss, torch.nn.NLLLoss)):
+        return type(fn).__name__, axis, int(fn.ignore_index)
+    keywords = fn.keywords if isinstance(fn, functools.partial) else {}
+    inner = fn.func if isinstance(fn, functools.partial) else fn
+    if inner in (F.cross_entropy, F.nll_loss):  # torch's functions: ignore_index=-100
+        return inner.__name__, axis, int(keywords.get("ignore_index", -100))
+    return None
+
+
+def class_labels(loss: Any, labels: Any, y_pred: Any, what: str = "y") -> None:
+    """Fail before any step when `labels` (all of `what`) cannot be class indices for `loss`.
+
+    Runs for every spelling of a loss that takes class indices (see `_class_index_loss`):
+    float labels must be whole numbers, and every label must lie in `[0, classes)` (or be
+    the ignored class). Other losses are left alone.
+
+    Example:
+        >>> class_labels("sparse_categorical_crossentropy", torch.tensor([3]),
+        ...              torch.zeros(1, 3))  # ValueError: label 3 outside [0, 3)
+    """
+    import torch
+
+    from fitorch.losses import get as get_loss
+
+    if not isinstance(labels, torch.Tensor) or not isinstance(y_pred, torch.Tensor) \
+            or y_pred.dim() < 1 or labels.numel() == 0:
+        return
+    resolved = get_loss(loss) if isinstance(loss, str) else loss
+    found = _class_index_loss(resolved, labels, y_pred)
+    if found is None:
+        return
+    name, axis, ignored = found
+    num_classes = y_pred.shape[axis]
+    if labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(
+            f"{name} needs integer class indices as labels; {what} has dtype {labels.dtype}. "
+            f"Received: {what} of dtype {labels.dtype} (of type {type(labels).__name__})"
+        )
+    if labels.is_floating_point():
+        fractional = labels[labels != labels.round()]  # NaN included
+        if fractional.numel():  # sync: once per fit, on the labels
+            shown = fractional.unique()[:5].tolist()
+            raise ValueError(
+                f"{name} needs whole-number class indices as labels, but {what} holds "
+                f"fractional or NaN values {shown} (a float label would be truncated). Pass "
+                "integer labels, or one-hot labels with categorical_crossentropy. "
+                f"Received: {what} of dtype {labels.dtype} with values {shown}"
+            )
+    invalid = (labels < 0) | (labels >= num_classes)
+    if ignored is not None:
+        invalid &= labels != ignored
+    bad = labels[invalid].unique()
+    if bad.numel():  # sync: once per fit, on the labels
+        values = bad.tolist()
+        shown = values if len(values) <= 10 else [*values[:10], "..."]
+        found_ = (f"a label value of {values[0]} which is" if len(values) == 1
+                  else f"label values of {shown} which are")
+        ignore = "" if ignored is None else f" (or the ignored class {ignored})"
+        raise ValueError(
+            f"Received {found_} outside the valid range of [0, {num_classes}) for "
+            f"{num_classes} classes in {name}, in {what}. Labels must be integer class "
+            f"indices{ignore}, checked on all the data before the first step. Received: "
+            f"{what} with out-of-range values {shown} (of type {labels.dtype}) for "
+            f"y_pred.shape={tuple(y_pred.shape)}"
+        )

@@ -14,9 +14,10 @@ from typing import Any
 
 import torch
 
+from fitorch import checks, nest
 from fitorch import losses as losses_module
 from fitorch import metrics as metrics_module
-from fitorch import nest
+from fitorch.losses.crossentropy import warn_if_logits
 
 
 def output_names_of(y_pred: Any, user_names: Sequence[str] | None) -> list[str] | None:
@@ -43,8 +44,13 @@ def flat_outputs(y_pred: Any, names: list[str] | None) -> list[Any]:
     return list(y_pred)
 
 
-def align(value: Any, names: list[str] | None, what: str, y_pred: Any) -> list[Any]:
-    """Line `value` (targets or sample weights) up with the flat outputs."""
+def align(value: Any, names: list[str] | None, what: str, y_pred: Any,
+          single_index: int | None = None) -> list[Any]:
+    """Line `value` (targets or sample weights) up with the flat outputs.
+
+    `single_index`: the one output that has a loss, when only one has; a single array
+    `value` then belongs to it (`loss=[nn.CrossEntropyLoss(), None]` with `y=labels`).
+    """
     if names is None:
         if isinstance(value, (list, tuple)) and len(value) == 1:
             return [value[0]]
@@ -74,6 +80,8 @@ def align(value: Any, names: list[str] | None, what: str, y_pred: Any) -> list[A
         return list(value)
     if what == "sample_weight":
         return [value] * len(names)  # one weight array shared by every output (Keras)
+    if single_index is not None:
+        return [value if i == single_index else None for i in range(len(names))]
     raise ValueError(
         f"The model has {len(names)} outputs ({names}) but `{what}` is a single array. "
         f"Pass a list or a dict with one entry per output. Received: {what}={nest.describe(value)}"
@@ -114,11 +122,13 @@ class CompiledLoss:
         self._user_weights = loss_weights
         self._user_names = output_names
         self.built = False
+        self.single_index: int | None = None
         self.trackers: list[metrics_module.Mean] = []
         self.losses: list[Any] = []
-        # All the labels of the data about to be used, checked once against the number of
-        # classes on the first batch (so a bad label in the last batch fails before step 1).
-        self.labels_to_check: torch.Tensor | None = None
+        # All the labels of the data about to be used (training and validation, as
+        # (name, y) pairs), checked once against the number of classes on the first batch
+        # (so a bad label in the last batch fails before step 1).
+        self.labels_to_check: list[tuple[str, Any]] | None = None
         self.on_build: Callable[[], None] | None = None
         # Validate the specs now so a bad loss fails in compile(), not on the first batch.
         for spec in nest.flatten(loss):
@@ -128,7 +138,9 @@ class CompiledLoss:
     def build(self, y_true: Any, y_pred: Any) -> None:
         self.names = output_names_of(y_pred, self._user_names)
         specs = _per_output(self._user_loss, self.names, "loss")
-        y_trues = align(y_true, self.names, "y", y_pred)
+        with_loss = [i for i, spec in enumerate(specs) if spec is not None]
+        self.single_index = with_loss[0] if len(with_loss) == 1 and self.names else None
+        y_trues = align(y_true, self.names, "y", y_pred, self.single_index)
         y_preds = flat_outputs(y_pred, self.names)
         self.losses = [
             None if s is None else _resolve_loss(s, yt, yp)
@@ -137,6 +149,8 @@ class CompiledLoss:
         weights = (_per_output(self._user_weights, self.names, "loss_weights")
                    if self._user_weights is not None else [None] * len(self.losses))
         self.weights = [None if w is None else float(w) for w in weights]
+        for fn, yp in zip(self.losses, y_preds):
+            warn_if_logits(fn, yp)
         if all(fn is None for fn in self.losses):
             raise ValueError(
                 "`loss` gives no loss for any output of the model. "
@@ -160,7 +174,10 @@ class CompiledLoss:
         return total
 
     def track(self, values: Sequence[torch.Tensor], batch: int) -> None:
-        """Update the per-output loss trackers with `compute`'s per-output values."""
+        """Update the per-output loss trackers with `compute`'s per-output values (Keras
+        tracks them when several outputs have a loss)."""
+        if not self.trackers:
+            return
         for tracker, value in zip(self.trackers, values, strict=True):
             tracker.update_state(value.detach(), sample_weight=batch)
 
@@ -175,9 +192,11 @@ class CompiledLoss:
             self.build(y_true, y_pred)
         if self._single:
             return self._single_loss(y_true, y_pred, sample_weight), [], 0
+        if self.labels_to_check is not None:
+            self._check_labels(y_pred)
         names = self.names
         y_preds = flat_outputs(y_pred, names)
-        y_trues = align(y_true, names, "y", y_pred)
+        y_trues = align(y_true, names, "y", y_pred, self.single_index)
         sws = align(sample_weight, names, "sample_weight", y_pred)
         total: torch.Tensor | None = None
         batch = nest.flatten(y_preds[self._active[0]])[0].shape[0]
@@ -202,22 +221,28 @@ class CompiledLoss:
                 and len(y_true) == 1:
             y_true = y_true[0]
         if self.labels_to_check is not None:
-            self._check_labels(fn, y_pred)
+            self._check_labels(y_pred)
         if isinstance(sample_weight, (list, tuple)) and len(sample_weight) == 1:
             sample_weight = sample_weight[0]
         value = fn(y_true, y_pred, sample_weight)
         return value if w is None else value * w
 
-    def _check_labels(self, fn: Any, y_pred: torch.Tensor) -> None:
-        labels, self.labels_to_check = self.labels_to_check, None
-        if not isinstance(fn, losses_module.SparseCategoricalCrossentropy) or labels is None \
-                or labels.is_floating_point() or not isinstance(y_pred, torch.Tensor):
-            return
-        axis = getattr(fn, "axis", -1)
-        message = losses_module._bad_label_message(  # sync: once per fit, on the labels
-            labels, y_pred.shape[axis], getattr(fn, "ignore_class", None), y_pred.shape)
-        if message is not None:
-            raise ValueError(message)
+    def _check_labels(self, y_pred: Any) -> None:
+        """Check every label source (training and validation `y`) against this batch's
+        `y_pred`, for every output whose loss takes class indices (`checks.class_labels`)."""
+        sources, self.labels_to_check = self.labels_to_check, None
+        for what, labels in sources or ():
+            if self._single:
+                if isinstance(labels, (list, tuple)) and len(labels) == 1:
+                    labels = labels[0]
+                pairs = [(self.losses[0], labels, y_pred)]
+            else:
+                pairs = list(zip(self.losses, align(labels, self.names, "y", y_pred,
+                                                    self.single_index),
+                                 flat_outputs(y_pred, self.names)))
+            for fn, yt, yp in pairs:
+                if fn is not None:
+                    checks.class_labels(fn, yt, yp, what)
 
     def loss_for(self, index: int) -> Any:
         return self.losses[index] if self.losses else None
@@ -248,6 +273,7 @@ class CompiledMetrics:
 
     def build(self, y_pred: Any, compiled_loss: CompiledLoss | None) -> None:
         self.names = output_names_of(y_pred, self._user_names)
+        self._single_index = getattr(compiled_loss, "single_index", None)
         n = 1 if self.names is None else len(self.names)
         self.unweighted = self._resolve(self._user_metrics, n, compiled_loss)
         self.weighted = self._resolve(self._user_weighted, n, compiled_loss)
@@ -324,7 +350,7 @@ class CompiledMetrics:
                 m.update_state(y_true, y_pred, sample_weight)
             return
         y_preds = flat_outputs(y_pred, self.names)
-        y_trues = align(y_true, self.names, "y", y_pred)
+        y_trues = align(y_true, self.names, "y", y_pred, self._single_index)
         sws = align(sample_weight, self.names, "sample_weight", y_pred)
         for i, (yt, yp, sw) in enumerate(zip(y_trues, y_preds, sws)):
             if yt is None:

@@ -5,6 +5,11 @@ everything a new process needs to continue as if never interrupted: the epoch
 and step, the data position (see `EpochIterator.state`), the random number
 generators, the running metric state, the History so far, and every callback's
 `state_dict()`. Weights and optimizer state are saved beside it by the caller.
+
+A resumed run restores the metric state when its epoch begins (`run_fit`). Metrics
+the new process has not built yet get their state when the resumed epoch's first
+training step builds them; whatever is left at the end of that epoch's training
+part is dropped, so restored training state never reaches validation metrics.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+
+from fitorch.logs import materialize
 
 if TYPE_CHECKING:
     from fitorch.callbacks.callback_list import CallbackList
@@ -65,6 +72,7 @@ class FitState:
         self.epoch = 0
         self.step = -1  # last finished step of `epoch`; -1 at an epoch boundary
         self.completed = False  # set when the epochs ran to their end without an error
+        self.logs: Any = None  # the logs of the last finished step (lazy)
         self.resume: dict[str, Any] | None = None
 
     def capture(self, at_epoch_end: bool) -> dict[str, Any]:
@@ -76,6 +84,9 @@ class FitState:
             "data": self.train_iterator.state(),
             "rng": rng_state(),
             "metrics": {} if at_epoch_end else self.model._metric_states(),
+            # The step's logs are the epoch's training logs when it was the epoch's last
+            # step: a run resumed there has no step left to rebuild them from.
+            "logs": {} if at_epoch_end else materialize(self.logs),  # sync: per backup
             "callbacks": {key: cb.state_dict() for key, cb in self._keyed_callbacks().items()},
         }
 

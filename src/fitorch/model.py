@@ -11,7 +11,6 @@ import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -36,7 +35,10 @@ from fitorch.data.arrays import (
     to_tensor_structure,
 )
 from fitorch.device import model_device
+from fitorch.layers.layer_api import LayerAPI, apply_trainable_attributes
 from fitorch.logs import MetricResults, materialize
+from fitorch.modes import ModuleModes, call_mode, eval_mode
+from fitorch.optimizers.trainable_params import add_new_trainable
 from fitorch.prediction_buffer import concatenate_outputs
 
 NOT_COMPILED = "You must compile your model before using it."
@@ -54,7 +56,7 @@ DEFAULT_WORKERS = _DefaultInt(1)
 DEFAULT_QUEUE = _DefaultInt(10)
 
 
-class Model(nn.Module):
+class Model(LayerAPI, nn.Module):
     """A torch module you can `compile()` and `fit()` the Keras way.
 
     Wrap any module, or subclass and write `forward()` as in PyTorch.
@@ -66,6 +68,15 @@ class Model(nn.Module):
         >>> history = model.fit(x, y, epochs=2, validation_split=0.2)
         >>> probs = model.predict(x)
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # `Model(inputs, outputs)` with symbolic tensors is Keras's functional form.
+        if cls is Model and (args or kwargs):
+            from fitorch.functional.functional_model import Functional, is_functional_call
+
+            if is_functional_call(args, kwargs):
+                return super().__new__(Functional)
+        return super().__new__(cls)
 
     def __init__(self, module: nn.Module | None = None, *, name: str | None = None,
                  output_names: Sequence[str] | None = None) -> None:
@@ -100,6 +111,13 @@ class Model(nn.Module):
                 "A fitorch Model needs a forward pass: subclass `fitorch.Model` and define "
                 "`forward()`, or wrap a module with `fitorch.Model(module)`."
             )
+        if "training" in kwargs and not self._forward_takes_training:
+            # Keras's `model(x, training=False)` on a module whose forward has no such
+            # argument: this one call runs in that mode.
+            training = kwargs.pop("training")
+            if training is not None and bool(training) != self.training:
+                with call_mode(self, bool(training)):
+                    return self.module(*args, **kwargs)
         return self.module(*args, **kwargs)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -136,13 +154,7 @@ class Model(nn.Module):
             >>> model.compile(optimizer="adam", loss="mse", metrics=["mae"])
         """
         optimizer_spec = None if optimizer is None else optimizers_module.get(optimizer)
-        if loss_weights is not None and not isinstance(loss_weights, (int, float, list, tuple,
-                                                                      dict)):
-            raise ValueError(
-                "`loss_weights` must be a float (single output) or a list/tuple/dict (one "
-                f"weight per output). Received: loss_weights={loss_weights!r} "
-                f"(of type {type(loss_weights).__name__})"
-            )
+        checks.loss_weights(loss_weights)
         compiled_loss = (
             CompiledLoss(loss, loss_weights, self.output_names) if loss is not None else None
         )
@@ -187,19 +199,43 @@ class Model(nn.Module):
         """The static batch size from `Input(batch_size=N)`, if the model has one."""
         return None
 
+    def _check_input_names(self, x: Any) -> None:
+        """Inputs given by name (a dict) must be parameters of `forward`: fail before any step,
+        naming the key and what `forward` takes (not torch's "unexpected keyword")."""
+        if not isinstance(x, Mapping):
+            return
+        fn = self.module.forward if self.module is not None else self.forward
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            return
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return
+        names = [n for n, p in params.items()
+                 if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                               inspect.Parameter.KEYWORD_ONLY)]
+        unknown = [k for k in x if k not in names]
+        if unknown:
+            owner = type(self.module if self.module is not None else self).__name__
+            raise ValueError(
+                f"The inputs are given by name, but {owner}.forward() has no parameter "
+                f"{', '.join(repr(k) for k in unknown)}: it takes ({', '.join(names)}). Drop "
+                "or rename those keys (e.g. in the DataLoader's collate_fn); a target under "
+                "'y' or 'labels' and weights under 'sample_weight' are taken out of the "
+                f"inputs by fit. Received: input keys {list(x)}"
+            )
+
     def _build(self, x: Any) -> None:
         """Create lazily-sized parameters by one forward pass (inference mode, no RNG use)."""
+        self._check_input_names(x)
         sample = nest.map_structure(lambda t: t[:2], to_tensor_structure(x, "x"))
         # What summary() shows as the input when the model has no `Input`.
         self.__dict__["_build_input_spec"] = nest.map_structure(
             lambda t: ((None, *t.shape[1:]), t.dtype), sample)
         if self._needs_build():
             # Two samples are enough to size every layer; never move the whole dataset.
-            was_training = self.training
-            self.eval()
-            with torch.no_grad():
+            with eval_mode(self), torch.no_grad():
                 step.call_model(self, _to_device(sample, self), False, compiled=False)
-            self.train(was_training)
 
     def _build_optimizer(self) -> None:
         if self._optimizer_spec is not None and not (
@@ -219,7 +255,12 @@ class Model(nn.Module):
             raise RuntimeError(NOT_COMPILED)
         self._build(x)
         if training:
+            apply_trainable_attributes(self)  # `module.trainable = False` on torch modules
             self._build_optimizer()
+            if step.optimizer_ready(self.optimizer):
+                # Parameters unfrozen since compile() train from now on (never a stale set).
+                add_new_trainable(self.optimizer, [(n, p) for n, p in self.named_parameters()
+                                                   if p.requires_grad])
             if self._optimizer_spec is None and not self._overrides("train_step"):
                 raise ValueError(
                     "The model has no optimizer: compile it with one, e.g. "
@@ -505,11 +546,12 @@ class Model(nn.Module):
         val_adapter = None
         try:
             self._check_can_train(adapter.has_targets)
-            self._check_labels_once(adapter.targets())
             if val is not None:
                 val_adapter = get_adapter(val[0], val[1], val[2],
                                           batch_size=validation_batch_size,
                                           steps=validation_steps, shuffle=False, **loader)
+            self._check_labels_once(adapter.targets(),
+                                    val_adapter.targets() if val_adapter is not None else None)
             self._prepare(adapter.sample_x(), training=True)
             iterator = EpochIterator(adapter, steps_per_epoch, self._device())
             val_iterator = (EpochIterator(val_adapter, validation_steps, self._device())
@@ -526,9 +568,12 @@ class Model(nn.Module):
             if val_adapter is not None:
                 val_adapter.close()
 
-    def _check_labels_once(self, y: Any) -> None:
-        if self._compiled_loss is not None and isinstance(y, torch.Tensor):
-            self._compiled_loss.labels_to_check = y
+    def _check_labels_once(self, y: Any, val_y: Any = None) -> None:
+        """Have the first step check all in-memory labels (training and validation)."""
+        sources = [(what, labels) for what, labels in (("y", y), ("validation_data's y", val_y))
+                   if labels is not None]
+        if self._compiled_loss is not None and sources:
+            self._compiled_loss.labels_to_check = sources
 
     def _check_can_train(self, has_targets: bool | None) -> None:
         """Fail before any step when the default training step cannot run."""
@@ -663,8 +708,12 @@ class Model(nn.Module):
         self._prepare(data if not isinstance(data, tuple) else data[0], training=True)
         if reset_metrics:
             self.reset_metrics()
-        self.train()
-        logs = materialize(self.train_step(data))  # sync: the caller gets floats
+        modes = ModuleModes(self)  # frozen (eval-mode) submodules stay frozen
+        modes.train()
+        try:
+            logs = materialize(self.train_step(data))  # sync: the caller gets floats
+        finally:
+            modes.restore()
         return logs if return_dict else trainer.step_logs_to_list(logs, self.metrics_names)
 
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
@@ -680,8 +729,7 @@ class Model(nn.Module):
         self._prepare(data if not isinstance(data, tuple) else data[0], training=False)
         if reset_metrics:
             self.reset_metrics()
-        self.eval()
-        with torch.no_grad():
+        with eval_mode(self), torch.no_grad():
             logs = materialize(self.test_step(data))
         return logs if return_dict else trainer.step_logs_to_list(logs, self.metrics_names)
 
@@ -693,8 +741,7 @@ class Model(nn.Module):
         """
         data = self._batch_data(x, None, None)
         self._build(data if not isinstance(data, tuple) else data[0])
-        self.eval()
-        with torch.inference_mode():
+        with eval_mode(self), torch.inference_mode():
             out = self.predict_step(data)
         return concatenate_outputs([out])
 
@@ -766,35 +813,45 @@ class Model(nn.Module):
         )
 
     # ------------------------------------------------------------------ weights
-    def get_weights(self) -> list[np.ndarray]:
-        """NumPy copies of the parameters (in `parameters()` order) followed by the buffers."""
-        return [t.detach().cpu().numpy().copy() for t in self._weight_tensors()]
+    # ------------------------------------------------------------- layers
+    @property
+    def layers(self) -> list[nn.Module]:
+        """The model's layers, as in Keras: a Sequential's stack, a wrapped module's
+        children (or the module itself), a subclass's direct children."""
+        from fitorch.summary import top_level_layers
 
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        """Load values produced by `get_weights()` (same count, same shapes)."""
-        targets = self._weight_tensors()
-        if len(weights) != len(targets):
+        return [module for _, module in top_level_layers(self)]
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> nn.Module:
+        """A layer by its name (its `name`, or its attribute name for a torch module) or by
+        its index in `model.layers` (Keras).
+
+        Example:
+            >>> model.get_layer("dense_1").trainable = False
+        """
+        from fitorch.summary import top_level_layers
+
+        if (name is None) == (index is None):
             raise ValueError(
-                f"`set_weights` expects {len(targets)} arrays (parameters then buffers), "
-                f"received {len(weights)}."
+                "Provide exactly one of `name` or `index` to `get_layer()`. "
+                f"Received: name={name!r}, index={index!r}"
             )
-        for i, (t, w) in enumerate(zip(targets, weights)):
-            if tuple(np.shape(w)) != tuple(t.shape):
+        layers = top_level_layers(self)
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, int) \
+                    or not -len(layers) <= index < len(layers):
                 raise ValueError(
-                    f"Weight {i} has shape {tuple(t.shape)} but the array given for it has "
-                    f"shape {tuple(np.shape(w))}."
+                    f"Was asked to retrieve layer at index {index} but the model only has "
+                    f"{len(layers)} layers. Received: index={index!r}"
                 )
-        with torch.no_grad():
-            for t, w in zip(targets, weights):
-                t.copy_(torch.as_tensor(np.asarray(w), dtype=t.dtype))
-
-    def _weight_tensors(self) -> list[torch.Tensor]:
-        if self._needs_build():
-            raise ValueError(
-                "The model's weights are not created yet (their sizes come from the first "
-                "batch). Call the model on data (e.g. `predict`) or use an `Input` first."
-            )
-        return [*self.parameters(), *self.buffers()]
+            return layers[index][1]
+        for layer_name, module in layers:
+            if layer_name == name:
+                return module
+        raise ValueError(
+            f"No such layer: {name}. Existing layers are: {[n for n, _ in layers]}. "
+            f"Received: name={name!r}"
+        )
 
     # ------------------------------------------------------- summary & saving
     def build(self, input_shape: Any, dtype: torch.dtype | str | None = None) -> None:
@@ -809,7 +866,7 @@ class Model(nn.Module):
             >>> model.summary()
         """
         from fitorch.layers.input_layer import _dtype
-        from fitorch.summary import _zeros_like_spec, eval_mode
+        from fitorch.summary import _zeros_like_spec
 
         def spec(shape: Any) -> Any:
             if isinstance(shape, dict):
@@ -867,29 +924,39 @@ class Model(nn.Module):
 
         save_model(self, filepath, overwrite=overwrite)
 
-    def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
+    def save_weights(self, filepath: Any, overwrite: bool = True,
+                     data_format: str = "channels_last") -> None:
         """Save the weights: `.safetensors`, `.weights.h5` / `.h5` (Keras's HDF5 layouts,
         readable by `keras.Model.load_weights`), `.pt`, or any other suffix (fitorch file).
+
+        `data_format` (Keras files only): the order of the reading Keras model's Flatten
+        output (see `load_weights`); a Dense after a Flatten gets its kernel rows in it.
 
         Example:
             >>> model.save_weights("model.weights.h5")
         """
         from fitorch.saving import save_weights
 
-        save_weights(self, filepath, overwrite=overwrite)
+        save_weights(self, filepath, overwrite=overwrite, data_format=data_format)
 
-    def load_weights(self, filepath: Any) -> None:
+    def load_weights(self, filepath: Any, data_format: str | None = None) -> None:
         """Load weights saved by fitorch, by Keras (`.weights.h5`, `.h5`) or torch (`.pt`).
 
         Every shape is checked before anything is assigned: a file that does not fit
-        leaves the model unchanged. Torch files load with `weights_only=True`.
+        leaves the model unchanged. Torch files load with `weights_only=True`. For Keras
+        files, the kernel of a Dense after a Flatten is permuted into fitorch's
+        channels-first order, so predictions match Keras's: `data_format` is the order of
+        the Keras Flatten's output, `"channels_last"` (height-width-channel: Keras 3's Flatten
+        emits it for every input layout) or `"channels_first"` (a Keras model with
+        channels-first convolutions and its Flatten left at "channels_last"); None reads it
+        from the model config in `.keras` and full-model `.h5` files, else "channels_last".
 
         Example:
             >>> model.load_weights("keras_model.weights.h5")
         """
         from fitorch.saving import load_weights
 
-        load_weights(self, filepath)
+        load_weights(self, filepath, data_format=data_format)
 
     def get_compile_config(self) -> dict[str, Any] | None:
         """The `compile()` arguments as JSON data (None before `compile`), as Keras 3.

@@ -14,6 +14,7 @@ rename), so a crash while writing leaves the previous backup intact.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -23,7 +24,7 @@ import torch
 
 from fitorch.callbacks.callback import Callback
 from fitorch.saving import codec
-from fitorch.saving.atomic import atomic_path
+from fitorch.saving.atomic import atomic_path, remove_stale_temporaries
 from fitorch.saving.safetensors_io import read_safetensors, write_safetensors
 from fitorch.saving.state import state_tensors
 
@@ -96,6 +97,7 @@ class BackupAndRestore(Callback):
             for path in (self.path, self.previous_path):
                 if os.path.exists(path):
                     os.remove(path)
+                remove_stale_temporaries(path)  # left by a process killed mid-write
 
     # -- backup --------------------------------------------------------------
     def _fit_state(self) -> Any:
@@ -154,6 +156,7 @@ class BackupAndRestore(Callback):
                           if optimizer is not None else None),
             "fingerprint": _fingerprint(model_tensors),
         }
+        doc["checksum"] = _checksum(tensors, doc)  # a bit flip is detected on restore
         metadata = {"format": FORMAT, "version": VERSION, "doc": json.dumps(doc)}
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint and os.path.exists(self.path):
@@ -163,36 +166,28 @@ class BackupAndRestore(Callback):
 
     # -- restore -------------------------------------------------------------
     def _restore(self, state: Any) -> None:
+        """Validate the whole backup against this model, then apply it: all or nothing."""
         try:
-            tensors, doc = _read(self.path)
+            path = self.path
+            tensors, doc = _read(path)
+            checked = _validated(path, tensors, doc, self.model, state)
         except (ValueError, FileNotFoundError) as e:
             if not (self.double_checkpoint and os.path.exists(self.previous_path)):
                 raise
             import warnings
 
-            warnings.warn(f"The latest backup could not be read ({e}); resuming from the "
+            warnings.warn(f"The latest backup could not be used ({e}); resuming from the "
                           "previous one.", UserWarning, stacklevel=3)
-            tensors, doc = _read(self.previous_path)
-        model_tensors = state_tensors(self.model)
-        if doc["fingerprint"] != _fingerprint(model_tensors):
-            saved = {k: tuple(v) for k, v in doc["fingerprint"]}
-            ours = {k: tuple(v) for k, v in _fingerprint(model_tensors)}
-            diff = sorted(set(saved.items()) ^ set(ours.items()))[:6]
-            raise ValueError(
-                f"The backup in {self.backup_dir!r} was made by a different model (weights that "
-                f"differ: {diff}). Delete it or use another backup_dir to start afresh."
-            )
+            path = self.previous_path
+            tensors, doc = _read(path)
+            checked = _validated(path, tensors, doc, self.model, state)
+        model_tensors, optimizer_state, fit = checked
+        # Nothing was touched before this point; from here on nothing can fail on the file.
         with torch.no_grad():
-            for key, value in model_tensors.items():
-                value.copy_(tensors[f"model/{key}"])
-        if doc["optimizer"] is not None and self.model.optimizer is not None:
-            self.model.optimizer.load_state_dict(codec.decode(doc["optimizer"], tensors))
-        fit = codec.decode(doc["fit"], tensors)
-        if fit["epochs"] > state.epochs:
-            raise ValueError(
-                f"The backup was made by a fit with epochs={fit['epochs']}, this one has "
-                f"epochs={state.epochs}."
-            )
+            for key, value in state_tensors(self.model).items():
+                value.copy_(model_tensors[key])
+        if optimizer_state is not None:
+            self.model.optimizer.load_state_dict(optimizer_state)
         sequence = getattr(state.train_iterator.adapter, "sequence", None)
         if "sequence" in fit and sequence is not None:
             sequence.load_state_dict(fit["sequence"])
@@ -209,12 +204,121 @@ def _read(path: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         if metadata.get("format") != FORMAT:
             raise ValueError("not a fitorch backup")
         doc = json.loads(metadata["doc"])
-    except (KeyError, json.JSONDecodeError, ValueError, OSError) as e:
+        if not isinstance(doc, dict) or not {"fit", "optimizer", "fingerprint"} <= set(doc):
+            raise ValueError("its description lacks 'fit', 'optimizer' or 'fingerprint'")
+    except (KeyError, json.JSONDecodeError, ValueError, OSError, RecursionError) as e:
         raise ValueError(
             f"The backup {path!r} is corrupted or not a fitorch backup ({e}). Delete it to "
             "start afresh."
         ) from None
     return tensors, doc
+
+
+def _damaged(path: str, what: str) -> ValueError:
+    return ValueError(
+        f"The backup {path!r} does not fit this model: {what}. Nothing was restored; delete "
+        f"the backup (or use another backup_dir) to start afresh. Received: backup {path!r}"
+    )
+
+
+def _validated(path: str, tensors: dict[str, torch.Tensor], doc: dict[str, Any], model: Any,
+               state: Any) -> tuple[dict[str, torch.Tensor], Any, dict[str, Any]]:
+    """Every check of a backup against `model`, before any state is touched.
+
+    Returns the model tensors by state key, the decoded optimizer state (None when there
+    is none to load) and the decoded fit state; raises ValueError naming the first
+    problem: a checksum mismatch (a bit flip), another model, a missing tensor, a tensor
+    of another shape or dtype, optimizer state that does not match the parameters.
+    """
+    expected_sum = doc.get("checksum")
+    if expected_sum is not None and expected_sum != _checksum(tensors, doc):
+        raise _damaged(path, "its checksum does not match its contents (the file was "
+                       "altered or damaged on disk)")
+    ours = state_tensors(model)
+    if doc["fingerprint"] != _fingerprint(ours):
+        saved = {k: tuple(v) for k, v in doc["fingerprint"]}
+        mine = {k: tuple(v) for k, v in _fingerprint(ours)}
+        diff = sorted(set(saved.items()) ^ set(mine.items()))[:6]
+        raise ValueError(
+            f"The backup in {os.path.dirname(path)!r} was made by a different model (weights "
+            f"that differ: {diff}). Delete it or use another backup_dir to start afresh."
+        )
+    model_tensors: dict[str, torch.Tensor] = {}
+    for key, value in ours.items():
+        saved_tensor = tensors.get(f"model/{key}")
+        if saved_tensor is None:
+            raise _damaged(path, f"the tensor 'model/{key}' is missing")
+        if saved_tensor.shape != value.shape or saved_tensor.dtype != value.dtype:
+            raise _damaged(
+                path, f"the tensor 'model/{key}' has shape {tuple(saved_tensor.shape)} and "
+                f"dtype {saved_tensor.dtype}, the model's has shape {tuple(value.shape)} and "
+                f"dtype {value.dtype}")
+        model_tensors[key] = saved_tensor
+    try:
+        fit = codec.decode(doc["fit"], tensors)
+        optimizer = model.optimizer
+        optimizer_state = (codec.decode(doc["optimizer"], tensors)
+                           if doc["optimizer"] is not None and optimizer is not None else None)
+    except (ValueError, KeyError, TypeError) as e:
+        raise _damaged(path, f"its training state is incomplete ({e})") from None
+    if not isinstance(fit, dict) or not {"epoch", "step", "epochs", "data", "rng", "metrics",
+                                         "callbacks"} <= set(fit):
+        raise _damaged(path, "its training state lacks the position in the data")
+    if fit["epochs"] > state.epochs:
+        raise ValueError(
+            f"The backup was made by a fit with epochs={fit['epochs']}, this one has "
+            f"epochs={state.epochs}."
+        )
+    if optimizer_state is not None:
+        _check_optimizer_state(path, optimizer_state, optimizer)
+    return model_tensors, optimizer_state, fit
+
+
+# Optimizers whose per-parameter state tensors all have their parameter's shape (or are
+# scalars); others (factored ones) keep state of other shapes.
+_ELEMENTWISE = (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop,
+                torch.optim.Adagrad, torch.optim.Adamax, torch.optim.NAdam, torch.optim.RAdam)
+
+
+def _check_optimizer_state(path: str, saved: Any, optimizer: torch.optim.Optimizer) -> None:
+    from fitorch.optimizers.base import KerasOptimizer
+
+    groups = saved.get("param_groups") if isinstance(saved, dict) else None
+    per_param = saved.get("state") if isinstance(saved, dict) else None
+    if not isinstance(groups, list) or not isinstance(per_param, dict) \
+            or len(groups) != len(optimizer.param_groups):
+        raise _damaged(path, "its optimizer state has another structure than the optimizer's")
+    params: dict[Any, torch.Tensor] = {}
+    for saved_group, group in zip(groups, optimizer.param_groups):
+        ids = saved_group.get("params") if isinstance(saved_group, dict) else None
+        if not isinstance(ids, list) or len(ids) != len(group["params"]):
+            raise _damaged(path, "its optimizer state is for another number of parameters")
+        params.update(zip(ids, group["params"]))
+    elementwise = isinstance(optimizer, (KerasOptimizer, *_ELEMENTWISE))
+    for pid, entries in per_param.items():
+        param = params.get(pid)
+        if param is None or not isinstance(entries, dict):
+            raise _damaged(path, f"its optimizer state names an unknown parameter {pid!r}")
+        for name, value in entries.items():
+            if elementwise and isinstance(value, torch.Tensor) and value.dim() > 0 \
+                    and value.shape != param.shape:
+                raise _damaged(
+                    path, f"the optimizer state {name!r} of parameter {pid} has shape "
+                    f"{tuple(value.shape)}, the parameter has shape {tuple(param.shape)}")
+
+
+def _checksum(tensors: Mapping[str, torch.Tensor], doc: Mapping[str, Any]) -> str:
+    """SHA-256 over every tensor (name, dtype, shape, bytes) and the description."""
+    digest = hashlib.sha256()
+    for key in sorted(tensors):
+        t = tensors[key].detach()
+        if t.device.type != "cpu":
+            t = t.cpu()  # sync: per backup, the bytes must be read anyway
+        digest.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.contiguous().reshape(-1).view(torch.uint8).numpy().data)
+    rest = {k: v for k, v in doc.items() if k != "checksum"}
+    digest.update(json.dumps(rest, sort_keys=True).encode())
+    return digest.hexdigest()
 
 
 def _fingerprint(tensors: Mapping[str, torch.Tensor]) -> list[list[Any]]:

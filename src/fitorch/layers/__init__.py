@@ -23,7 +23,7 @@ from fitorch.layers.depthwise import (
     SeparableConv2D,
 )
 from fitorch.layers.embedding import Embedding
-from fitorch.layers.input_layer import Input
+from fitorch.layers.input_layer import Input, InputLayer
 from fitorch.layers.masking import Masking
 from fitorch.layers.merging import (
     Add,
@@ -117,6 +117,7 @@ __all__ = [
     "GroupNormalization",
     "Identity",
     "Input",
+    "InputLayer",
     "Lambda",
     "LayerNormalization",
     "LeakyReLU",

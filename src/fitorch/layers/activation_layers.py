@@ -38,6 +38,7 @@ from fitorch.layers.core import (
     _resolve_name,
     _to_numpy,
 )
+from fitorch.layers.layer_api import LayerAPI
 
 __all__ = ["ELU", "LeakyReLU", "PReLU", "ReLU", "Softmax", "keras_fans"]
 
@@ -69,7 +70,7 @@ def _non_negative(value: Any, arg: str, layer: str, allow_none: bool = False) ->
     return float(value)
 
 
-class _Elementwise(_NoWeights, nn.Module):
+class _Elementwise(LayerAPI, _NoWeights, nn.Module):
     """A weightless activation layer: name, config round trip, repr."""
 
     def _config(self) -> dict[str, Any]:
@@ -238,7 +239,7 @@ class Softmax(_Elementwise):
         return {"axis": self.axis if isinstance(self.axis, int) else list(self.axis)}
 
 
-class PReLU(LazyModuleMixin, nn.Module):
+class PReLU(LayerAPI, LazyModuleMixin, nn.Module):
     """Parametric ReLU: `x` if `x >= 0` else `alpha * x`, with a learned `alpha`.
 
     `alpha` is shaped like one sample (channels-first, `input.shape[1:]`), with

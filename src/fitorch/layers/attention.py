@@ -42,11 +42,12 @@ from fitorch.layers.core import (
     _resolve_name,
     _to_numpy,
 )
+from fitorch.layers.layer_api import LayerAPI
 
 __all__ = ["MultiHeadAttention"]
 
 
-class _Projection(LazyModuleMixin, nn.Module):
+class _Projection(LayerAPI, LazyModuleMixin, nn.Module):
     """One of the attention's EinsumDense projections, in `Linear` layout.
 
     An input projection maps `in -> (heads, head_dim)` (Keras kernel `(in, heads,
@@ -165,7 +166,7 @@ def _positive_int(value: Any, arg: str, allow_none: bool = False) -> int | None:
     return value
 
 
-class MultiHeadAttention(nn.Module):
+class MultiHeadAttention(LayerAPI, nn.Module):
     """Keras's multi-head attention on `(batch, time, features)` sequences.
 
     Called as Keras's layer: `layer(query, value, key=None, query_mask=None,

@@ -39,6 +39,7 @@ from fitorch.layers.core import (
     _resolve_name,
     _to_numpy,
 )
+from fitorch.layers.layer_api import LayerAPI
 from fitorch.layers.layout import channels_last_hint, warn_if_channels_last
 
 __all__ = ["Conv1D", "Conv2D", "Conv3D", "same_padding", "standardize_tuple"]
@@ -123,7 +124,7 @@ def _torch_pad(pads: Sequence[tuple[int, int]]) -> tuple[int, ...]:
     return tuple(p for before_after in reversed(pads) for p in before_after)
 
 
-class _Conv(_KernelOptions, LazyModuleMixin, nn.Module):
+class _Conv(LayerAPI, _KernelOptions, LazyModuleMixin, nn.Module):
     """Shared body of `Conv1D` / `Conv2D` (`rank` spatial axes)."""
 
     rank = 0

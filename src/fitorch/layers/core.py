@@ -30,6 +30,7 @@ from torch.nn.modules.lazy import LazyModuleMixin
 from torch.nn.parameter import UninitializedParameter
 
 from fitorch import activations, constraints, initializers, regularizers
+from fitorch.layers.layer_api import LayerAPI
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "auto_name"]
 
@@ -251,7 +252,7 @@ class _KernelOptions:
         self.bias_constraint = constraints.get(bias_constraint, arg_name="bias_constraint")
 
 
-class Dense(_KernelOptions, LazyModuleMixin, nn.Module):
+class Dense(LayerAPI, _KernelOptions, LazyModuleMixin, nn.Module):
     """Keras's densely-connected layer: `activation(inputs @ weight.T + bias)`.
 
     Applies to the last axis of inputs of any rank >= 2. The input size is
@@ -507,7 +508,7 @@ class Dense(_KernelOptions, LazyModuleMixin, nn.Module):
         )
 
 
-class Dropout(nn.Module):
+class Dropout(LayerAPI, nn.Module):
     """Keras's Dropout: zeroes inputs with probability `rate` in training mode, scaling
     the rest by `1 / (1 - rate)`; identity in eval mode (`module.eval()`).
 
@@ -610,7 +611,7 @@ class Dropout(nn.Module):
         return f"name={self.name!r}, rate={self.rate}"
 
 
-class Flatten(nn.Module):
+class Flatten(LayerAPI, nn.Module):
     """Flatten every axis but the first: `(batch, ...)` -> `(batch, prod(...))`.
 
     Inputs are channels-first, so no transpose is needed to match the
@@ -642,7 +643,7 @@ class Flatten(nn.Module):
         return f"name={self.name!r}"
 
 
-class Activation(nn.Module):
+class Activation(LayerAPI, nn.Module):
     """Apply an activation function (a Keras name, a callable or None for linear).
 
     Example:

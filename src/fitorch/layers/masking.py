@@ -16,11 +16,12 @@ import torch
 from torch import Tensor, nn
 
 from fitorch.layers.core import _NoWeights, _resolve_name
+from fitorch.layers.layer_api import LayerAPI
 
 __all__ = ["Masking"]
 
 
-class Masking(_NoWeights, nn.Module):
+class Masking(LayerAPI, _NoWeights, nn.Module):
     """Zero the steps of `(batch, time, features)` inputs whose features all equal
     `mask_value`, and attach the mask `(batch, time)` (True = keep) to the output as its
     `_keras_mask`, which the recurrent layers after it read, as in Keras.

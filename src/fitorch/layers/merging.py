@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fitorch.layers.core import _NoWeights, _resolve_name
+from fitorch.layers.layer_api import LayerAPI
 
 __all__ = ["Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract"]
 
@@ -37,7 +38,7 @@ def _shapes(inputs: Sequence[Tensor]) -> list[tuple[int, ...]]:
     return [tuple(t.shape) for t in inputs]
 
 
-class _Merge(_NoWeights, nn.Module):
+class _Merge(LayerAPI, _NoWeights, nn.Module):
     """A layer of a list of tensors: checks the list, then `_merge`."""
 
     min_inputs = 1

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from fitorch import regularizers
 from fitorch.layers.conv import standardize_data_format
 from fitorch.layers.core import Dropout, _NoWeights, _resolve_name
+from fitorch.layers.layer_api import LayerAPI
 
 __all__ = [
     "ActivityRegularization",
@@ -113,7 +114,7 @@ class SpatialDropout2D(_Spatial):
         return {**super().get_config(), "data_format": "channels_first"}
 
 
-class _Noise(_NoWeights, nn.Module):
+class _Noise(LayerAPI, _NoWeights, nn.Module):
     """A weightless layer that draws random numbers in training mode."""
 
     def __init__(self, seed: int | None, name: str | None) -> None:
@@ -246,7 +247,7 @@ class AlphaDropout(_Noise):
         return {"rate": self.rate, "noise_shape": shape}
 
 
-class ActivityRegularization(_NoWeights, nn.Module):
+class ActivityRegularization(LayerAPI, _NoWeights, nn.Module):
     """Pass inputs through unchanged and add `l1 * sum|x| + l2 * sum x^2`, divided by
     the batch size (Keras's activity penalty), to the training loss.
 

@@ -40,6 +40,7 @@ from fitorch.layers.core import (
     _resolve_name,
     _to_numpy,
 )
+from fitorch.layers.layer_api import LayerAPI
 from fitorch.layers.normalization import _check_float
 
 __all__ = ["GroupNormalization", "UnitNormalization"]
@@ -58,7 +59,7 @@ def _axes(axis: Any, arg: str = "axis") -> tuple[int, ...]:
     return tuple(axes)
 
 
-class UnitNormalization(_NoWeights, nn.Module):
+class UnitNormalization(LayerAPI, _NoWeights, nn.Module):
     """Scale each vector along `axis` (an int or a list) to unit L2 norm.
 
     Example:
@@ -91,7 +92,7 @@ class UnitNormalization(_NoWeights, nn.Module):
         return f"name={self.name!r}, axis={self.axis}"
 
 
-class GroupNormalization(LazyModuleMixin, nn.Module):
+class GroupNormalization(LayerAPI, LazyModuleMixin, nn.Module):
     """Normalise `groups` groups of channels (axis 1 by default) per sample.
 
     `groups=-1` gives one group per channel (instance normalization), `groups=1`

@@ -30,6 +30,7 @@ from fitorch.layers.conv import (
     standardize_tuple,
 )
 from fitorch.layers.core import _NoWeights, _resolve_name
+from fitorch.layers.layer_api import LayerAPI
 from fitorch.layers.layout import channels_last_hint, warn_if_channels_last
 
 __all__ = [
@@ -51,7 +52,7 @@ _MAX_POOL: dict[int, Callable[..., Tensor]] = {1: F.max_pool1d, 2: F.max_pool2d,
 _AVG_POOL: dict[int, Callable[..., Tensor]] = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 
 
-class _Pooling(_NoWeights, nn.Module):
+class _Pooling(LayerAPI, _NoWeights, nn.Module):
     """Shared body of the max / average pooling layers (`rank` spatial axes)."""
 
     rank = 0
@@ -197,7 +198,7 @@ class AveragePooling2D(_Pooling):
     rank, mode = 2, "average"
 
 
-class _GlobalPooling(_NoWeights, nn.Module):
+class _GlobalPooling(LayerAPI, _NoWeights, nn.Module):
     rank = 0
     mode = ""
 

@@ -34,6 +34,7 @@ from fitorch.layers.core import (
     _resolve_name,
     _to_numpy,
 )
+from fitorch.layers.layer_api import LayerAPI
 
 __all__ = ["Normalization", "Rescaling"]
 
@@ -55,7 +56,7 @@ def _number_or_numbers(value: Any, arg: str) -> float | list[float]:
     return array.tolist()
 
 
-class Rescaling(_NoWeights, nn.Module):
+class Rescaling(LayerAPI, _NoWeights, nn.Module):
     """`inputs * scale + offset`, in the default float dtype for integer inputs (images).
 
     `scale` and `offset` are numbers or lists broadcast against the trailing axes
@@ -115,7 +116,7 @@ def _as_array(batch: Any) -> np.ndarray:
     return np.asarray(batch, dtype="float64")
 
 
-class Normalization(LazyModuleMixin, nn.Module):
+class Normalization(LayerAPI, LazyModuleMixin, nn.Module):
     """Standardise inputs: `(x - mean) / max(sqrt(variance), 1e-7)`, or the inverse with
     `invert=True`.
 

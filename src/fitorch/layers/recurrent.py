@@ -49,6 +49,7 @@ from fitorch.layers.core import (
     _resolve_name,
     _to_numpy,
 )
+from fitorch.layers.layer_api import LayerAPI
 
 __all__ = ["GRU", "LSTM", "SimpleRNN"]
 
@@ -64,7 +65,7 @@ def _rate(value: Any, name: str) -> float:
     return min(1.0, max(0.0, float(value)))  # Keras clips it
 
 
-class _RNN(LazyModuleMixin, nn.Module):
+class _RNN(LayerAPI, LazyModuleMixin, nn.Module):
     """Shared body of `LSTM` and `GRU`: building, masks, dropout, the two code paths."""
 
     _gates = 0

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from fitorch.layers.conv import standardize_data_format
 from fitorch.layers.core import _NoWeights, _resolve_name
+from fitorch.layers.layer_api import LayerAPI
 
 __all__ = [
     "Cropping1D",
@@ -56,7 +57,7 @@ def _check_rank(layer: Any, inputs: Tensor, rank: int, layout: str) -> None:
         )
 
 
-class _Weightless(_NoWeights, nn.Module):
+class _Weightless(LayerAPI, _NoWeights, nn.Module):
     """Name, config round trip and repr of a weightless layer."""
 
     def __init__(self, name: str | None) -> None:

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from fitorch.layers.core import _check_keras_weights, _keras_param_counts, _resolve_name
+from fitorch.layers.layer_api import LayerAPI
 from fitorch.layers.recurrent import _RNN
 
 __all__ = ["Bidirectional", "TimeDistributed"]
@@ -36,7 +37,7 @@ def _takes_cross_sample_statistics(layer: nn.Module) -> bool:
     return any(isinstance(m, (BatchNormalization, _BatchNorm)) for m in layer.modules())
 
 
-class TimeDistributed(nn.Module):
+class TimeDistributed(LayerAPI, nn.Module):
     """Apply `layer` to every time step of `(batch, time, *sample)` inputs.
 
     The steps are folded into the batch (one call of `layer` on `(batch * time,
@@ -144,7 +145,7 @@ class TimeDistributed(nn.Module):
 _MERGE_MODES = ("sum", "mul", "concat", "ave", None)
 
 
-class Bidirectional(nn.Module):
+class Bidirectional(LayerAPI, nn.Module):
     """Run a recurrent layer (LSTM, GRU, SimpleRNN) over the sequence in both directions.
 
     The forward and backward layers are fresh copies of `layer`'s configuration

@@ -78,6 +78,16 @@ class Loss:
             if fast is not None:
                 return fast
         values, mask = self._values_and_mask(true, pred)
+        if sample_weight is not None and values.dim() == 0 and pred.dim() > 1:
+            # Scaling the batch's loss by the mean weight would weight nothing per sample.
+            raise ValueError(
+                f"The loss {self.name!r} returns one value for the whole batch, so sample or "
+                "class weights cannot weight each sample's loss. Make it return one value "
+                "per sample (for a torch loss: give it a `reduction` argument, torch's "
+                "convention), or drop `sample_weight` / `class_weight`. "
+                f"Received: a loss value of shape {tuple(values.shape)} for targets of "
+                f"shape {tuple(true.shape)}"
+            )
         return reduce_weighted_values(values, sample_weight, mask, self.reduction)
 
     def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:

@@ -61,12 +61,13 @@ def _check_number(
 
 
 def _check_learning_rate(value: Any, name: str = "learning_rate") -> float:
+    # 0.0 is allowed, as by Keras and torch.optim: a frozen run, or a warm-up's first rate.
     if isinstance(value, Tensor) or callable(value):
         raise TypeError(
-            f"`{name}` must be a positive float (tensors and schedules are not supported "
+            f"`{name}` must be a non-negative float (tensors and schedules are not supported "
             f"here). Received: {name}={_describe(value)}"
         )
-    return _check_number(name, value, 0.0, None, low_open=True)
+    return _check_number(name, value, 0.0, None)
 
 
 def _check_weight_decay(value: Any) -> float | None:

@@ -14,10 +14,45 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from collections.abc import Iterator
 
-__all__ = ["atomic_path", "check_overwrite"]
+__all__ = ["atomic_path", "check_overwrite", "remove_stale_temporaries"]
+
+_TOKEN_HEX = 12  # characters of the random part of a temporary name
+
+
+def _temporary_pattern(target: str) -> re.Pattern[str]:
+    """The names `atomic_path` gives temporaries for `target`: `.<name>.<12 hex>.tmp`."""
+    return re.compile(rf"\.{re.escape(os.path.basename(target))}\.[0-9a-f]{{{_TOKEN_HEX}}}\.tmp")
+
+
+def remove_stale_temporaries(filepath: str | os.PathLike[str]) -> list[str]:
+    """Remove the temporaries that earlier, interrupted saves to `filepath` left behind.
+
+    Only names of `atomic_path`'s own pattern for this target are touched. Returns the
+    paths removed.
+
+    Example:
+        >>> remove_stale_temporaries("model.fitorch")  # after a save was killed
+        ['/work/.model.fitorch.3f2a9c1b7d4e.tmp']
+    """
+    target = os.path.abspath(os.fspath(filepath))
+    directory = os.path.dirname(target)
+    pattern = _temporary_pattern(target)
+    removed: list[str] = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        if pattern.fullmatch(name):
+            path = os.path.join(directory, name)
+            with contextlib.suppress(OSError):  # another process's clean-up got there first
+                os.remove(path)
+                removed.append(path)
+    return removed
 
 
 def _fsync_file(path: str) -> None:
@@ -57,7 +92,10 @@ def check_overwrite(filepath: str, overwrite: bool) -> None:
 def atomic_path(filepath: str | os.PathLike[str]) -> Iterator[str]:
     """Yield a temporary path next to `filepath`; on success it atomically becomes `filepath`.
 
-    If the body raises, the temporary file is removed and `filepath` is untouched.
+    If the body raises, the temporary file is removed and `filepath` is untouched. After a
+    successful save, temporaries that killed saves to the same `filepath` left behind are
+    removed too (`remove_stale_temporaries`); a save still running elsewhere to the same
+    path races with this one whatever happens, so its temporary is not protected.
 
     Example:
         >>> with atomic_path("weights.safetensors") as tmp:
@@ -72,7 +110,8 @@ def atomic_path(filepath: str | os.PathLike[str]) -> Iterator[str]:
         )
     # Not tempfile.mkstemp: it creates the file 0600; os.open with 0666 lets the umask decide,
     # so the saved file gets the permissions of any other file the user writes.
-    tmp = os.path.join(directory, f".{os.path.basename(target)}.{secrets.token_hex(6)}.tmp")
+    token = secrets.token_hex(_TOKEN_HEX // 2)
+    tmp = os.path.join(directory, f".{os.path.basename(target)}.{token}.tmp")
     os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         yield tmp
@@ -83,3 +122,4 @@ def atomic_path(filepath: str | os.PathLike[str]) -> Iterator[str]:
             os.remove(tmp)
         raise
     _fsync_dir(directory)
+    remove_stale_temporaries(target)

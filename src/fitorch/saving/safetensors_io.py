@@ -53,14 +53,18 @@ def safetensors_bytes(tensors: Mapping[str, torch.Tensor],
 
 
 def read_safetensors(filepath: str) -> dict[str, torch.Tensor]:
-    """Every tensor of a safetensors file, on the CPU; a clear error for a damaged file."""
+    """Every tensor of a safetensors file, on the CPU, in memory of their own (no map of the
+    file); a clear error for a damaged file."""
     try:
-        return safetensors.torch.load_file(filepath, device="cpu")
+        mapped = safetensors.torch.load_file(filepath, device="cpu")
     except (safetensors.SafetensorError, OSError, ValueError) as e:
         raise ValueError(
             f"Could not read {filepath!r} as safetensors: the file is truncated or corrupted. "
             f"Received: filepath={filepath!r} ({type(e).__name__}: {e})"
         ) from None
+    # load_file's tensors live in a memory map of the file: a replaced or deleted file
+    # would keep its disk space while they live. Copies own their memory.
+    return {name: tensor.clone() for name, tensor in mapped.items()}
 
 
 def read_safetensors_bytes(data: bytes, source: str) -> dict[str, torch.Tensor]:
