@@ -22,6 +22,7 @@ from fitorch.layers.depthwise import (
     SeparableConv1D,
     SeparableConv2D,
 )
+from fitorch.layers.dot_attention import AdditiveAttention, Attention
 from fitorch.layers.embedding import Embedding
 from fitorch.layers.input_layer import Input, InputLayer
 from fitorch.layers.masking import Masking
@@ -83,7 +84,9 @@ __all__ = [
     "Activation",
     "ActivityRegularization",
     "Add",
+    "AdditiveAttention",
     "AlphaDropout",
+    "Attention",
     "Average",
     "AveragePooling1D",
     "AveragePooling2D",
