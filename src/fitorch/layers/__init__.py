@@ -13,6 +13,7 @@ Example:
 
 from fitorch.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from fitorch.layers.attention import MultiHeadAttention
+from fitorch.layers.category_encoding import CategoryEncoding
 from fitorch.layers.conv import Conv1D, Conv2D, Conv3D
 from fitorch.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from fitorch.layers.core import Activation, Dense, Dropout, Flatten
@@ -63,6 +64,7 @@ from fitorch.layers.pooling import (
 from fitorch.layers.preprocessing import Normalization, Rescaling
 from fitorch.layers.recurrent import GRU, LSTM, SimpleRNN
 from fitorch.layers.reshaping import Reshape
+from fitorch.layers.resizing import Resizing
 from fitorch.layers.structure import (
     Cropping1D,
     Cropping2D,
@@ -93,6 +95,7 @@ __all__ = [
     "AveragePooling3D",
     "BatchNormalization",
     "Bidirectional",
+    "CategoryEncoding",
     "Concatenate",
     "Conv1D",
     "Conv1DTranspose",
@@ -139,6 +142,7 @@ __all__ = [
     "RepeatVector",
     "Rescaling",
     "Reshape",
+    "Resizing",
     "SeparableConv1D",
     "SeparableConv2D",
     "SimpleRNN",
