@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from fitorch.layers import CategoryEncoding, Resizing
+from fitorch.layers import CategoryEncoding, CenterCrop, RandomFlip, Resizing
 from fitorch.saving.serialization import layer_class, layer_config
 from layer_checks import assert_close, data
 
@@ -34,6 +34,26 @@ def test_resizing_integer_images_and_single_image():
     assert out.dtype == torch.uint8
     np.testing.assert_allclose(out.numpy(), keras.ops.convert_to_numpy(ref(x)), atol=1)
     assert Resizing(4, 5)(torch.zeros(3, 8, 8)).shape == (3, 4, 5)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 9, 14), (3, 9, 14), (2, 3, 4, 14), (2, 3, 9, 3)])
+def test_center_crop_matches_keras(shape):
+    x = data(*shape)
+    expected = keras.layers.CenterCrop(6, 5, data_format=CF)(x)
+    assert_close(CenterCrop(6, 5)(torch.from_numpy(x)), expected, atol=1e-4)
+
+
+def test_random_flip_flips_whole_images_in_training_only():
+    x = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).reshape(2, 3, 4, 5).repeat(50, 1, 1, 1)
+    assert torch.equal(RandomFlip().eval()(x), x)
+    out = RandomFlip("horizontal", seed=1).train()(x)
+    same = (out == x).flatten(1).all(1)
+    flipped = (out == x.flip(-1)).flatten(1).all(1)
+    assert bool((same | flipped).all()) and 30 < int(flipped.sum()) < 70
+    both = RandomFlip(seed=2).train()(x)
+    kinds = [(both == t).flatten(1).all(1) for t in (x, x.flip(-1), x.flip(-2), x.flip(-1, -2))]
+    assert bool(torch.stack(kinds).any(0).all()) and all(int(k.sum()) > 5 for k in kinds)
+    assert torch.equal(RandomFlip(seed=3).train()(x), RandomFlip(seed=3).train()(x))
 
 
 @pytest.mark.parametrize(
@@ -67,7 +87,9 @@ def test_category_encoding_count_weights_match_keras():
      (lambda: Resizing(0, 3), "height"),
      (lambda: Resizing(3, 3, interpolation="lanczos3"), "interpolation"),
      (lambda: Resizing(3, 3, crop_to_aspect_ratio=True, pad_to_aspect_ratio=True), "Only one"),
-     (lambda: Resizing(3, 3)(torch.zeros(3, 3)), "channels first")],
+     (lambda: Resizing(3, 3)(torch.zeros(3, 3)), "channels first"),
+     (lambda: CenterCrop(3, 3)(torch.zeros(3, 3)), "channels first"),
+     (lambda: RandomFlip("diagonal"), "mode")],
 )
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match):
@@ -76,7 +98,8 @@ def test_errors(call, match):
 
 @pytest.mark.parametrize("layer", [Resizing(3, 4, interpolation="nearest",
                                             pad_to_aspect_ratio=True),
-                                   CategoryEncoding(5, output_mode="count")])
+                                   CategoryEncoding(5, output_mode="count"), CenterCrop(2, 3),
+                                   RandomFlip("vertical", seed=4)])
 def test_configs_round_trip(layer):
     entry = json.loads(json.dumps(layer_config(layer)))
     clone = layer_class(entry["class_name"]).from_config(entry["config"])

@@ -64,7 +64,7 @@ from fitorch.layers.pooling import (
 from fitorch.layers.preprocessing import Normalization, Rescaling
 from fitorch.layers.recurrent import GRU, LSTM, SimpleRNN
 from fitorch.layers.reshaping import Reshape
-from fitorch.layers.resizing import Resizing
+from fitorch.layers.resizing import CenterCrop, RandomFlip, Resizing
 from fitorch.layers.structure import (
     Cropping1D,
     Cropping2D,
@@ -96,6 +96,7 @@ __all__ = [
     "BatchNormalization",
     "Bidirectional",
     "CategoryEncoding",
+    "CenterCrop",
     "Concatenate",
     "Conv1D",
     "Conv1DTranspose",
@@ -138,6 +139,7 @@ __all__ = [
     "Normalization",
     "PReLU",
     "Permute",
+    "RandomFlip",
     "ReLU",
     "RepeatVector",
     "Rescaling",
