@@ -145,3 +145,15 @@ def test_recurrent_layers_round_trip(tmp_path):
               SimpleRNN(2, return_sequences=True, activation="relu"),
               Bidirectional(SimpleRNN(2), merge_mode="ave")]
     assert_round_trips(layers, torch.from_numpy(data(2, 5, 4)), tmp_path)
+
+
+def test_summary_counts_wrapped_layers_as_keras(capsys):
+    kmodel = keras.Sequential([keras.Input((5, 4)), keras.layers.Bidirectional(
+        keras.layers.LSTM(3)), keras.layers.RepeatVector(2),
+        keras.layers.TimeDistributed(keras.layers.Dense(2))])
+    model = ft.Sequential([ft.Input((5, 4)), Bidirectional(LSTM(3)), ft.layers.RepeatVector(2),
+                           ft.layers.TimeDistributed(ft.layers.Dense(2))])
+    model.summary()
+    text = capsys.readouterr().out
+    assert f"Total params: {kmodel.count_params():,}" in text
+    assert "(None, 6)" in text and "(None, 2, 2)" in text

@@ -13,6 +13,7 @@ Example:
 
 from fitorch.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from fitorch.layers.attention import MultiHeadAttention
+from fitorch.layers.category_encoding import CategoryEncoding
 from fitorch.layers.conv import Conv1D, Conv2D, Conv3D
 from fitorch.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from fitorch.layers.core import Activation, Dense, Dropout, Flatten
@@ -22,6 +23,7 @@ from fitorch.layers.depthwise import (
     SeparableConv1D,
     SeparableConv2D,
 )
+from fitorch.layers.dot_attention import AdditiveAttention, Attention
 from fitorch.layers.embedding import Embedding
 from fitorch.layers.input_layer import Input, InputLayer
 from fitorch.layers.masking import Masking
@@ -62,6 +64,7 @@ from fitorch.layers.pooling import (
 from fitorch.layers.preprocessing import Normalization, Rescaling
 from fitorch.layers.recurrent import GRU, LSTM, SimpleRNN
 from fitorch.layers.reshaping import Reshape
+from fitorch.layers.resizing import CenterCrop, RandomFlip, Resizing
 from fitorch.layers.structure import (
     Cropping1D,
     Cropping2D,
@@ -83,13 +86,17 @@ __all__ = [
     "Activation",
     "ActivityRegularization",
     "Add",
+    "AdditiveAttention",
     "AlphaDropout",
+    "Attention",
     "Average",
     "AveragePooling1D",
     "AveragePooling2D",
     "AveragePooling3D",
     "BatchNormalization",
     "Bidirectional",
+    "CategoryEncoding",
+    "CenterCrop",
     "Concatenate",
     "Conv1D",
     "Conv1DTranspose",
@@ -132,10 +139,12 @@ __all__ = [
     "Normalization",
     "PReLU",
     "Permute",
+    "RandomFlip",
     "ReLU",
     "RepeatVector",
     "Rescaling",
     "Reshape",
+    "Resizing",
     "SeparableConv1D",
     "SeparableConv2D",
     "SimpleRNN",

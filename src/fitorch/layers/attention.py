@@ -47,7 +47,7 @@ from fitorch.layers.layer_api import LayerAPI
 __all__ = ["MultiHeadAttention"]
 
 
-class _Projection(LazyModuleMixin, nn.Module):
+class _Projection(LayerAPI, LazyModuleMixin, nn.Module):
     """One of the attention's EinsumDense projections, in `Linear` layout.
 
     An input projection maps `in -> (heads, head_dim)` (Keras kernel `(in, heads,

@@ -48,8 +48,8 @@ def transpose_crops(kernel: int, stride: int, dilation: int, padding: str,
     (TensorFlow's) window starts `effective_kernel - 1 - left_pad` into it.
 
     Example:
-        >>> transpose_crops(3, 2, 1, "same", None)  # n=4 -> full 9 -> 8 = 4 * 2
-        (1, 0)
+        >>> transpose_crops(3, 2, 1, "same", None)  # n=4: full 9 -> 8 = 4 * 2
+        (0, 1)
     """
     effective = (kernel - 1) * dilation + 1
     if padding == "valid":

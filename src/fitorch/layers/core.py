@@ -141,7 +141,9 @@ def _first_shape(layer_name: str, weights: Any) -> tuple[int, ...] | None:
 def _assign(target: Tensor, value: np.ndarray) -> None:
     """Copy a NumPy array into a parameter or buffer (any device, the target's dtype)."""
     with torch.no_grad():
-        target.copy_(torch.as_tensor(np.ascontiguousarray(value), dtype=target.dtype))
+        # reshape: ascontiguousarray turns a 0-d array (a scalar weight) into shape (1,).
+        array = np.ascontiguousarray(value).reshape(np.shape(value))
+        target.copy_(torch.as_tensor(array, dtype=target.dtype))
 
 
 def _require_built(layer: nn.Module, built: bool, what: str) -> None:

@@ -6,8 +6,8 @@ an error (a 28x28x1 image becomes 28 channels of 28x1), so the layers check for
 the signs of it and say what to do, showing the shape.
 
 Example:
-    >>> channels_last_hint((32, 28, 28, 1))
-    ' fitorch layers are channels-first ...'
+    >>> looks_channels_last((32, 28, 28, 1))
+    True
 """
 
 from __future__ import annotations
