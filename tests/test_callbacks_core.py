@@ -12,7 +12,6 @@ import torch
 import fitorch as ft
 from conftest import mlp
 from fitorch.callbacks.callback import overrides
-from fitorch.logs import Logs
 
 
 def compiled(**kwargs) -> ft.Model:
@@ -28,7 +27,8 @@ class Recording(ft.callbacks.Callback):
         self.calls: list[tuple] = []
 
     def _record(self, name, index=None, logs=None):
-        self.calls.append((name, index, None if logs is None else tuple(logs)))
+        assert type(logs) is dict, (name, type(logs))  # Keras: a plain dict, never None
+        self.calls.append((name, index, tuple(logs)))
 
     def on_train_begin(self, logs=None): self._record("train_begin", logs=logs)
     def on_train_end(self, logs=None): self._record("train_end", logs=logs)
@@ -49,16 +49,16 @@ def test_hook_order_for_fit_with_validation(classification_data):
                                        validation_data=(x[:5], y[:5]), callbacks=[rec], verbose=0)
     keys = ("accuracy", "loss")
     epoch = [
-        ("batch_begin", 0, None), ("batch_end", 0, keys),
-        ("batch_begin", 1, None), ("batch_end", 1, keys),
-        ("test_begin", None, None), ("test_batch_begin", 0, None), ("test_batch_end", 0, keys),
+        ("batch_begin", 0, ()), ("batch_end", 0, keys),
+        ("batch_begin", 1, ()), ("batch_end", 1, keys),
+        ("test_begin", None, ()), ("test_batch_begin", 0, ()), ("test_batch_end", 0, keys),
         ("test_end", None, keys),
     ]
     end_keys = ("accuracy", "loss", "val_accuracy", "val_loss")
     assert rec.calls == [
-        ("train_begin", None, None),
-        ("epoch_begin", 0, None), *epoch, ("epoch_end", 0, end_keys),
-        ("epoch_begin", 1, None), *epoch, ("epoch_end", 1, end_keys),
+        ("train_begin", None, ()),
+        ("epoch_begin", 0, ()), *epoch, ("epoch_end", 0, end_keys),
+        ("epoch_begin", 1, ()), *epoch, ("epoch_end", 1, end_keys),
         ("train_end", None, end_keys),
     ]
 
@@ -88,23 +88,18 @@ def test_hooks_nobody_overrides_are_not_dispatched():
     assert len(cbs._hooks["on_epoch_end"]) == 1
 
 
-def test_batch_logs_are_lazy_and_kept_logs_keep_their_batch_values(classification_data):
+def test_user_batch_hooks_get_their_batch_values_as_floats(classification_data):
     x, y = classification_data
-    kept: list[Logs] = []
-    read_now: list[float] = []
+    kept: list[dict] = []
 
     class Keeper(ft.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             kept.append(logs)
-            if batch == 0:
-                read_now.append(logs["loss"])
 
     compiled().fit(x, y, batch_size=10, epochs=1, shuffle=False, callbacks=[Keeper()], verbose=0)
-    assert isinstance(kept[0], Logs)
-    assert kept[1]._floats is None  # never read: never converted (no sync)
+    assert all(type(logs) is dict and type(logs["loss"]) is float for logs in kept)
     values = [logs["loss"] for logs in kept]
-    assert values[0] == read_now[0]
-    assert len(set(values)) == len(values)  # each kept object has its own batch's value
+    assert len(set(values)) == len(values)  # each kept dict has its own batch's value
 
 
 def test_lazy_logs_not_materialised_without_readers(classification_data, monkeypatch):
@@ -113,9 +108,10 @@ def test_lazy_logs_not_materialised_without_readers(classification_data, monkeyp
     import fitorch.logs as logs_module
 
     original = logs_module.to_float
-    monkeypatch.setattr(logs_module, "to_float", lambda v: conversions.append(1) or original(v))
+    monkeypatch.setattr(logs_module, "to_float", lambda v: (
+        isinstance(v, torch.Tensor) and conversions.append(1)) or original(v))
     compiled(metrics=["accuracy"]).fit(x, y, batch_size=10, epochs=2, verbose=0)
-    # one conversion per log key per epoch (the epoch logs), none per batch
+    # one tensor conversion per log key per epoch (the epoch logs), none per batch
     assert len(conversions) == 2 * 2
 
 

@@ -15,6 +15,7 @@ SPELLINGS = {
     "function": lambda: ft.losses.sparse_categorical_crossentropy,
     "torch CrossEntropyLoss": lambda: torch.nn.CrossEntropyLoss(),
     "torch NLLLoss class": lambda: torch.nn.NLLLoss,
+    "torch function": lambda: torch.nn.functional.cross_entropy,
 }
 
 

@@ -506,13 +506,21 @@ def test_loss_function_wrapper_matches_keras(reduction, scalar):
 
     rng = np.random.default_rng(2)
     y_true, y_pred = regression(rng, (N,), (N, 1))
+    ours = losses.LossFunctionWrapper(user_loss, reduction=reduction)
     check_against_keras(
         KerasLossFunctionWrapper(user_loss, reduction=reduction),
-        losses.LossFunctionWrapper(user_loss, reduction=reduction),
+        ours,
         y_true,
         y_pred,
         rng,
+        # SPEC.md decides against Keras for a loss with one value per batch: weights would
+        # only scale the batch's loss by their mean, so fitorch refuses them.
+        weights=[None] if scalar else None,
     )
+    if scalar:
+        with pytest.raises(ValueError, match="one value for the whole batch"):
+            ours(torch.from_numpy(y_true), torch.from_numpy(y_pred),
+                 sample_weight=torch.ones(N))
     assert losses.LossFunctionWrapper(user_loss).name == "user_loss"
 
 

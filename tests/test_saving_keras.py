@@ -96,6 +96,10 @@ CASES = [(_keras_mlp, _fitorch_mlp, (8,)), (_keras_cnn, _fitorch_cnn, (3, 12, 12
 IDS = ["mlp", "cnn_channels_first"]
 
 
+def _data_format(make_keras) -> str:
+    return CF if make_keras is _keras_cnn else "channels_last"
+
+
 @pytest.mark.parametrize(("make_keras", "make_fitorch", "shape"), CASES, ids=IDS)
 def test_keras_weights_h5_loads_into_fitorch(tmp_path: Path, make_keras, make_fitorch,
                                              shape) -> None:
@@ -103,7 +107,8 @@ def test_keras_weights_h5_loads_into_fitorch(tmp_path: Path, make_keras, make_fi
     _randomize_keras(kmodel)
     kmodel.save_weights(str(tmp_path / "k.weights.h5"))
     fmodel = make_fitorch()
-    fmodel.load_weights(tmp_path / "k.weights.h5")
+    # A `.weights.h5` file does not record the Keras model's data format: say it.
+    fmodel.load_weights(tmp_path / "k.weights.h5", data_format=_data_format(make_keras))
     _same_predictions(kmodel, fmodel, _inputs(shape))
 
 
@@ -112,7 +117,7 @@ def test_fitorch_weights_h5_loads_into_keras(tmp_path: Path, make_keras, make_fi
                                              shape) -> None:
     fmodel = make_fitorch()
     _randomize_fitorch(fmodel)
-    fmodel.save_weights(tmp_path / "f.weights.h5")
+    fmodel.save_weights(tmp_path / "f.weights.h5", data_format=_data_format(make_keras))
     kmodel = make_keras()
     kmodel.load_weights(str(tmp_path / "f.weights.h5"))
     _same_predictions(kmodel, fmodel, _inputs(shape))
@@ -122,7 +127,7 @@ def test_fitorch_weights_h5_loads_into_keras(tmp_path: Path, make_keras, make_fi
 def test_legacy_h5_both_ways(tmp_path: Path, make_keras, make_fitorch, shape) -> None:
     fmodel = make_fitorch()
     _randomize_fitorch(fmodel)
-    fmodel.save_weights(tmp_path / "f.h5")
+    fmodel.save_weights(tmp_path / "f.h5", data_format=_data_format(make_keras))
     kmodel = make_keras()
     kmodel.load_weights(str(tmp_path / "f.h5"))  # Keras reads `.h5` with its legacy loader
     _same_predictions(kmodel, fmodel, _inputs(shape))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 VERBOSE_VALUES = (0, 1, 2, "auto")
@@ -13,24 +13,57 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def _as_count(value: Any) -> int | None:
+    """`value` as an int when it is one, or a float with an integral value (None otherwise).
+
+    Keras programs compute counts with float arithmetic (`np.ceil(len(x) / batch_size)`
+    gives `np.float64(15.0)`), so integral floats count as integers.
+    """
+    if _is_int(value):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = float(value)
+        if number.is_integer():
+            return int(number)
+    return None
+
+
+def _count_error(name: str, value: Any, expected: str) -> ValueError:
+    hint = ""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, numbers.Integral)):
+        hint = " (a float must have an integral value, such as 15.0)"
+    return ValueError(
+        f"`{name}` must be {expected}{hint}. "
+        f"Received: {name}={value!r} (of type {type(value).__name__})"
+    )
+
+
 def positive_int_or_none(name: str, value: Any) -> int | None:
+    """`value` as a positive int (integral floats accepted), or None.
+
+    Example:
+        >>> positive_int_or_none("steps_per_epoch", 8.0)
+        8
+    """
     if value is None:
         return None
-    if not _is_int(value) or value <= 0:
-        raise ValueError(
-            f"`{name}` must be a positive integer or None. "
-            f"Received: {name}={value!r} (of type {type(value).__name__})"
-        )
-    return int(value)
+    count = _as_count(value)
+    if count is None or count <= 0:
+        raise _count_error(name, value, "a positive integer or None")
+    return count
 
 
 def non_negative_int(name: str, value: Any) -> int:
-    if not _is_int(value) or value < 0:
-        raise ValueError(
-            f"`{name}` must be a non-negative integer. "
-            f"Received: {name}={value!r} (of type {type(value).__name__})"
-        )
-    return int(value)
+    """`value` as a non-negative int (integral floats accepted).
+
+    Example:
+        >>> non_negative_int("epochs", 3.0)
+        3
+    """
+    count = _as_count(value)
+    if count is None or count < 0:
+        raise _count_error(name, value, "a non-negative integer")
+    return count
 
 
 def verbose(value: Any) -> int | str:
@@ -57,6 +90,43 @@ def validation_split(value: Any) -> float:
             f"for validation. Received: validation_split={value!r}"
         )
     return float(value)
+
+
+def _is_weight(value: Any) -> bool:
+    return value is None or (isinstance(value, numbers.Real) and not isinstance(value, bool))
+
+
+def loss_weights(value: Any) -> Any:
+    """Check `compile(loss_weights=...)`: a number, or a list/tuple/dict of numbers.
+
+    Keras 2 (tf_keras) took `metrics` as `compile`'s third positional argument;
+    Keras 3 and fitorch take `loss_weights` there, so metric names in it get an
+    error that says so, at compile rather than at the first batch.
+
+    Example:
+        >>> loss_weights({"out_a": 1.0, "out_b": 0.5})
+        {'out_a': 1.0, 'out_b': 0.5}
+    """
+    if isinstance(value, Mapping):
+        entries = list(value.values())
+    elif isinstance(value, (list, tuple)):
+        entries = list(value)
+    else:
+        entries = [value]
+    if all(_is_weight(entry) for entry in entries):
+        return value
+    hint = ""
+    if any(isinstance(e, str) or callable(e) for e in entries):
+        hint = (
+            " It holds metrics: `compile`'s third positional argument is `loss_weights` "
+            "(as in Keras 3; Keras 2 took `metrics` there). Pass them by name: "
+            f"compile(optimizer, loss, metrics={value!r})."
+        )
+    raise ValueError(
+        "`loss_weights` must be a number (single output), or a list/tuple/dict with one "
+        f"number per output.{hint} Received: loss_weights={value!r} "
+        f"(of type {type(value).__name__})"
+    )
 
 
 def validation_freq(value: Any) -> int | Collection[int]:
@@ -136,19 +206,29 @@ def _class_index_loss(loss: Any, labels: Any, y_pred: Any) -> tuple[str, int, in
     """(loss name, class axis, ignored label) when `loss` takes class-index labels, whatever
     its spelling: "sparse_categorical_crossentropy", the class, the function, or a torch
     `CrossEntropyLoss`/`NLLLoss` given integer targets; None for any other loss."""
-    from fitorch.losses import sparse_categorical_crossentropy
+    import functools
+
+    import torch
+    import torch.nn.functional as F
+
+    from fitorch.losses import TorchLoss, sparse_categorical_crossentropy
     from fitorch.losses.base import LossFunctionWrapper
 
-    fn = getattr(loss, "fn", None) if isinstance(loss, LossFunctionWrapper) else loss
+    fn = getattr(loss, "fn", None) if isinstance(loss, (LossFunctionWrapper, TorchLoss)) \
+        else loss
     kwargs = getattr(loss, "_fn_kwargs", {}) or {}
     if fn is sparse_categorical_crossentropy:
         return "sparse_categorical_crossentropy", int(kwargs.get("axis", -1)), \
             kwargs.get("ignore_class")
-    import torch
-
-    if isinstance(fn, (torch.nn.CrossEntropyLoss, torch.nn.NLLLoss)) \
-            and not labels.is_floating_point() and labels.dim() == y_pred.dim() - 1:
-        return type(fn).__name__, 1 if y_pred.dim() > 1 else 0, int(fn.ignore_index)
+    if labels.is_floating_point() or labels.dim() != y_pred.dim() - 1:
+        return None
+    axis = 1 if y_pred.dim() > 1 else 0
+    if isinstance(fn, (torch.nn.CrossEntropyLoss, torch.nn.NLLLoss)):
+        return type(fn).__name__, axis, int(fn.ignore_index)
+    keywords = fn.keywords if isinstance(fn, functools.partial) else {}
+    inner = fn.func if isinstance(fn, functools.partial) else fn
+    if inner in (F.cross_entropy, F.nll_loss):  # torch's functions: ignore_index=-100
+        return inner.__name__, axis, int(keywords.get("ignore_index", -100))
     return None
 
 

@@ -17,6 +17,7 @@ import torch
 from fitorch import checks, nest
 from fitorch import losses as losses_module
 from fitorch import metrics as metrics_module
+from fitorch.losses.crossentropy import warn_if_logits
 
 
 def output_names_of(y_pred: Any, user_names: Sequence[str] | None) -> list[str] | None:
@@ -43,8 +44,13 @@ def flat_outputs(y_pred: Any, names: list[str] | None) -> list[Any]:
     return list(y_pred)
 
 
-def align(value: Any, names: list[str] | None, what: str, y_pred: Any) -> list[Any]:
-    """Line `value` (targets or sample weights) up with the flat outputs."""
+def align(value: Any, names: list[str] | None, what: str, y_pred: Any,
+          single_index: int | None = None) -> list[Any]:
+    """Line `value` (targets or sample weights) up with the flat outputs.
+
+    `single_index`: the one output that has a loss, when only one has; a single array
+    `value` then belongs to it (`loss=[nn.CrossEntropyLoss(), None]` with `y=labels`).
+    """
     if names is None:
         if isinstance(value, (list, tuple)) and len(value) == 1:
             return [value[0]]
@@ -74,6 +80,8 @@ def align(value: Any, names: list[str] | None, what: str, y_pred: Any) -> list[A
         return list(value)
     if what == "sample_weight":
         return [value] * len(names)  # one weight array shared by every output (Keras)
+    if single_index is not None:
+        return [value if i == single_index else None for i in range(len(names))]
     raise ValueError(
         f"The model has {len(names)} outputs ({names}) but `{what}` is a single array. "
         f"Pass a list or a dict with one entry per output. Received: {what}={nest.describe(value)}"
@@ -114,6 +122,7 @@ class CompiledLoss:
         self._user_weights = loss_weights
         self._user_names = output_names
         self.built = False
+        self.single_index: int | None = None
         self.trackers: list[metrics_module.Mean] = []
         self.losses: list[Any] = []
         # All the labels of the data about to be used (training and validation, as
@@ -129,7 +138,9 @@ class CompiledLoss:
     def build(self, y_true: Any, y_pred: Any) -> None:
         self.names = output_names_of(y_pred, self._user_names)
         specs = _per_output(self._user_loss, self.names, "loss")
-        y_trues = align(y_true, self.names, "y", y_pred)
+        with_loss = [i for i, spec in enumerate(specs) if spec is not None]
+        self.single_index = with_loss[0] if len(with_loss) == 1 and self.names else None
+        y_trues = align(y_true, self.names, "y", y_pred, self.single_index)
         y_preds = flat_outputs(y_pred, self.names)
         self.losses = [
             None if s is None else _resolve_loss(s, yt, yp)
@@ -138,6 +149,8 @@ class CompiledLoss:
         weights = (_per_output(self._user_weights, self.names, "loss_weights")
                    if self._user_weights is not None else [None] * len(self.losses))
         self.weights = [None if w is None else float(w) for w in weights]
+        for fn, yp in zip(self.losses, y_preds):
+            warn_if_logits(fn, yp)
         if all(fn is None for fn in self.losses):
             raise ValueError(
                 "`loss` gives no loss for any output of the model. "
@@ -161,7 +174,10 @@ class CompiledLoss:
         return total
 
     def track(self, values: Sequence[torch.Tensor], batch: int) -> None:
-        """Update the per-output loss trackers with `compute`'s per-output values."""
+        """Update the per-output loss trackers with `compute`'s per-output values (Keras
+        tracks them when several outputs have a loss)."""
+        if not self.trackers:
+            return
         for tracker, value in zip(self.trackers, values, strict=True):
             tracker.update_state(value.detach(), sample_weight=batch)
 
@@ -180,7 +196,7 @@ class CompiledLoss:
             self._check_labels(y_pred)
         names = self.names
         y_preds = flat_outputs(y_pred, names)
-        y_trues = align(y_true, names, "y", y_pred)
+        y_trues = align(y_true, names, "y", y_pred, self.single_index)
         sws = align(sample_weight, names, "sample_weight", y_pred)
         total: torch.Tensor | None = None
         batch = nest.flatten(y_preds[self._active[0]])[0].shape[0]
@@ -221,7 +237,8 @@ class CompiledLoss:
                     labels = labels[0]
                 pairs = [(self.losses[0], labels, y_pred)]
             else:
-                pairs = list(zip(self.losses, align(labels, self.names, "y", y_pred),
+                pairs = list(zip(self.losses, align(labels, self.names, "y", y_pred,
+                                                    self.single_index),
                                  flat_outputs(y_pred, self.names)))
             for fn, yt, yp in pairs:
                 if fn is not None:
@@ -253,9 +270,11 @@ class CompiledMetrics:
         self.unweighted: list[list[Any]] = []
         self.weighted: list[list[Any]] = []
         self.empty = True  # no metric to update (known once built)
+        self.requested = bool(nest.flatten(metrics)) or bool(nest.flatten(weighted_metrics))
 
     def build(self, y_pred: Any, compiled_loss: CompiledLoss | None) -> None:
         self.names = output_names_of(y_pred, self._user_names)
+        self._single_index = getattr(compiled_loss, "single_index", None)
         n = 1 if self.names is None else len(self.names)
         self.unweighted = self._resolve(self._user_metrics, n, compiled_loss)
         self.weighted = self._resolve(self._user_weighted, n, compiled_loss)
@@ -332,7 +351,7 @@ class CompiledMetrics:
                 m.update_state(y_true, y_pred, sample_weight)
             return
         y_preds = flat_outputs(y_pred, self.names)
-        y_trues = align(y_true, self.names, "y", y_pred)
+        y_trues = align(y_true, self.names, "y", y_pred, self._single_index)
         sws = align(sample_weight, self.names, "sample_weight", y_pred)
         for i, (yt, yp, sw) in enumerate(zip(y_trues, y_preds, sws)):
             if yt is None:
@@ -345,6 +364,37 @@ class CompiledMetrics:
     def reset_state(self) -> None:
         for m in self.metrics:
             m.reset_state()
+
+
+class PendingCompiledMetrics:
+    """The compiled metrics in `model.metrics` before their first batch (Keras 3 lists them
+    as one `compile_metrics` entry): `update_state(y, y_pred)` builds and updates them all,
+    `result()` gives their values. A custom `train_step` written as in Keras's guide
+    (`for m in self.metrics: m.update_state(y, y_pred)`) thus fills every compiled metric.
+
+    Example:
+        >>> [m.name for m in model.metrics]      # after compile, before fit
+        ['loss', 'compile_metrics']
+    """
+
+    name = "compile_metrics"
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        self.model.compute_metrics(None, y_true, y_pred, sample_weight)
+
+    def result(self) -> dict[str, Any]:
+        cm = self.model._compiled_metrics
+        if cm is None or not cm.built:
+            return {}
+        return {key: m.result() for key, m, _, _ in cm.entries}
+
+    def reset_state(self) -> None:
+        cm = self.model._compiled_metrics
+        if cm is not None:
+            cm.reset_state()
 
 
 def _is_crossentropy_alias(spec: Any) -> bool:

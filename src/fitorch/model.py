@@ -1,7 +1,8 @@
 """`Model`: a `torch.nn.Module` with Keras's `compile` / `fit` / `evaluate` / `predict`.
 
 This file holds the public methods and their argument checks; the loops live
-in `trainer.py`, the step bodies in `step.py`, data handling in `data/`.
+in `trainer.py`, the steps (forward routing, precision, backward, the optimizer
+update) in `step.py`, data handling in `data/`.
 """
 
 from __future__ import annotations
@@ -11,16 +12,16 @@ import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from fitorch import checks, nest, step, trainer
 from fitorch import metrics as metrics_module
 from fitorch import optimizers as optimizers_module
+from fitorch import precision as precision_module
 from fitorch.callbacks.history import History
-from fitorch.compile_config import CompiledLoss, CompiledMetrics
-from fitorch.compiled_step import CompiledTrainStep, auto_jit, compile_for
+from fitorch.compile_config import CompiledLoss, CompiledMetrics, PendingCompiledMetrics
+from fitorch.compiled_step import CompiledTrainStep, auto_jit
 from fitorch.data import (
     EpochIterator,
     get_adapter,
@@ -36,7 +37,11 @@ from fitorch.data.arrays import (
     to_tensor_structure,
 )
 from fitorch.device import model_device
+from fitorch.layers.layer_api import LayerAPI, apply_trainable_attributes
 from fitorch.logs import MetricResults, materialize
+from fitorch.modes import ModuleModes, call_mode, eval_mode
+from fitorch.optimizers.clipping import check_clip_args
+from fitorch.optimizers.trainable_params import add_new_trainable
 from fitorch.prediction_buffer import concatenate_outputs
 
 NOT_COMPILED = "You must compile your model before using it."
@@ -54,7 +59,7 @@ DEFAULT_WORKERS = _DefaultInt(1)
 DEFAULT_QUEUE = _DefaultInt(10)
 
 
-class Model(nn.Module):
+class Model(LayerAPI, nn.Module):
     """A torch module you can `compile()` and `fit()` the Keras way.
 
     Wrap any module, or subclass and write `forward()` as in PyTorch.
@@ -66,6 +71,17 @@ class Model(nn.Module):
         >>> history = model.fit(x, y, epochs=2, validation_split=0.2)
         >>> probs = model.predict(x)
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # `Model(inputs, outputs)` with symbolic tensors is Keras's functional form; so is a
+        # subclass called that way (Keras's "customizing fit" guide: `CustomModel(inputs,
+        # outputs)` keeps the subclass's train_step and runs the graph).
+        if args or kwargs:
+            from fitorch.functional.functional_model import Functional, is_functional_call
+
+            if is_functional_call(args, kwargs) and not issubclass(cls, Functional):
+                return super().__new__(Functional if cls is Model else _functional_of(cls))
+        return super().__new__(cls)
 
     def __init__(self, module: nn.Module | None = None, *, name: str | None = None,
                  output_names: Sequence[str] | None = None) -> None:
@@ -92,7 +108,9 @@ class Model(nn.Module):
         self._results_view: MetricResults | None = None
         self._regularized: list[nn.Module] | None = None
         self._constrained: list[nn.Module] | None = None
-        self._training_arg: bool | None = None
+        self._precision = "32"
+        self._gradient_accumulation_steps = 1
+        self._clip_options: dict[str, float] | None = None
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if self.module is None:
@@ -100,7 +118,36 @@ class Model(nn.Module):
                 "A fitorch Model needs a forward pass: subclass `fitorch.Model` and define "
                 "`forward()`, or wrap a module with `fitorch.Model(module)`."
             )
+        if "training" in kwargs and not self._forward_takes_training:
+            # Keras's `model(x, training=False)` on a module whose forward has no such
+            # argument: this one call runs in that mode.
+            training = kwargs.pop("training")
+            if training is not None and bool(training) != self.training:
+                with call_mode(self, bool(training)):
+                    return self.module(*args, **kwargs)
         return self.module(*args, **kwargs)
+
+    @property
+    def _forward_takes_training(self) -> bool:
+        """Whether the wrapped module's forward (this model's own, when nothing is wrapped)
+        declares `training`; read once."""
+        cached = self.__dict__.get("_wrapped_takes_training")
+        if cached is None:
+            fn = self.module.forward if self.module is not None else self.forward
+            try:
+                cached = "training" in inspect.signature(fn).parameters
+            except (TypeError, ValueError):
+                cached = False
+            self.__dict__["_wrapped_takes_training"] = cached
+        return bool(cached)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # While gradients are enabled (a user's `train_step` calling `self(x)`), the train
+        # step routes the call: input casts and autocast of `compile(precision=...)`.
+        route = self.__dict__.get("_call_route")
+        if route is not None and torch.is_grad_enabled():
+            return route(*args, **kwargs)
+        return nn.Module.__call__(self, *args, **kwargs)
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Metrics assigned as attributes are tracked, as Keras does.
@@ -121,6 +168,12 @@ class Model(nn.Module):
         run_eagerly: bool = False,
         steps_per_execution: int = 1,
         jit_compile: bool | str = "auto",
+        *,
+        precision: str | None = None,
+        gradient_accumulation_steps: int | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
     ) -> None:
         """Configure the model for training.
 
@@ -132,17 +185,21 @@ class Model(nn.Module):
         prediction run the compiled forward pass under `True`.
         `steps_per_execution=N` runs N steps between batch hooks (Keras).
 
+        `precision`: `"32"`, `"bf16-mixed"`, `"16-mixed"`, `"bf16-true"` or `"64-true"`
+        (see `fitorch.precision`; None: `fitorch.mixed_precision.global_policy()`).
+        `gradient_accumulation_steps=N` applies one update per N batches, with the
+        gradient of their sample-weighted mean loss (N batches of B equal one of N*B; an
+        epoch's last partial group is applied at its end). `clipnorm` / `clipvalue` /
+        `global_clipnorm` clip the gradients as Keras's optimizers do, for any optimizer.
+
         Example:
             >>> model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+            >>> model.compile(optimizer=torch.optim.AdamW(model.parameters()), loss="mse",
+            ...               precision="bf16-mixed", gradient_accumulation_steps=4,
+            ...               global_clipnorm=1.0)
         """
         optimizer_spec = None if optimizer is None else optimizers_module.get(optimizer)
-        if loss_weights is not None and not isinstance(loss_weights, (int, float, list, tuple,
-                                                                      dict)):
-            raise ValueError(
-                "`loss_weights` must be a float (single output) or a list/tuple/dict (one "
-                f"weight per output). Received: loss_weights={loss_weights!r} "
-                f"(of type {type(loss_weights).__name__})"
-            )
+        checks.loss_weights(loss_weights)
         compiled_loss = (
             CompiledLoss(loss, loss_weights, self.output_names) if loss is not None else None
         )
@@ -153,6 +210,24 @@ class Model(nn.Module):
                 "`jit_compile` must be True, False or 'auto'. "
                 f"Received: jit_compile={jit_compile!r}"
             )
+        precision = precision_module.resolve(precision)
+        accumulation = _accumulation_steps(gradient_accumulation_steps, optimizer_spec)
+        check_clip_args(clipnorm, clipvalue, global_clipnorm)
+        clip = {k: v for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                                  ("global_clipnorm", global_clipnorm)) if v is not None}
+        own_clip = {k: getattr(optimizer_spec, k) for k in ("clipnorm", "clipvalue",
+                                                             "global_clipnorm")
+                    if getattr(optimizer_spec, k, None) is not None}
+        if clip and own_clip:
+            own = ", ".join(f"{k}={v}" for k, v in own_clip.items())
+            raise ValueError(
+                "Gradient clipping is set twice: by `compile()` and by the optimizer "
+                f"{type(optimizer_spec).__name__}({own}). Set it in one place. Received: "
+                + ", ".join(f"{k}={v}" for k, v in clip.items())
+            )
+        self._precision = precision
+        self._gradient_accumulation_steps = accumulation
+        self._clip_options = clip or None
         self._optimizer_spec = optimizer_spec
         # An optimizer object is `model.optimizer` at once (Keras code reads and sets its
         # learning rate right after compile); it gets the parameters when they exist.
@@ -170,7 +245,8 @@ class Model(nn.Module):
         # Kept out of `_modules` (plain __dict__ entry): registering the compiled wrapper
         # as a submodule would make the model contain itself.
         self.__dict__["_compiled_call"] = None
-        self.__dict__["_compiled_step"] = None
+        for key in ("_train_step", "_test_step", "_predict_step", "_call_route"):
+            self.__dict__[key] = None
         self._results_view = None
         self.compiled = True
         if not self._needs_build():
@@ -187,19 +263,43 @@ class Model(nn.Module):
         """The static batch size from `Input(batch_size=N)`, if the model has one."""
         return None
 
+    def _check_input_names(self, x: Any) -> None:
+        """Inputs given by name (a dict) must be parameters of `forward`: fail before any step,
+        naming the key and what `forward` takes (not torch's "unexpected keyword")."""
+        if not isinstance(x, Mapping):
+            return
+        fn = self.module.forward if self.module is not None else self.forward
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            return
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return
+        names = [n for n, p in params.items()
+                 if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                               inspect.Parameter.KEYWORD_ONLY)]
+        unknown = [k for k in x if k not in names]
+        if unknown:
+            owner = type(self.module if self.module is not None else self).__name__
+            raise ValueError(
+                f"The inputs are given by name, but {owner}.forward() has no parameter "
+                f"{', '.join(repr(k) for k in unknown)}: it takes ({', '.join(names)}). Drop "
+                "or rename those keys (e.g. in the DataLoader's collate_fn); a target under "
+                "'y' or 'labels' and weights under 'sample_weight' are taken out of the "
+                f"inputs by fit. Received: input keys {list(x)}"
+            )
+
     def _build(self, x: Any) -> None:
         """Create lazily-sized parameters by one forward pass (inference mode, no RNG use)."""
+        self._check_input_names(x)
         sample = nest.map_structure(lambda t: t[:2], to_tensor_structure(x, "x"))
         # What summary() shows as the input when the model has no `Input`.
         self.__dict__["_build_input_spec"] = nest.map_structure(
             lambda t: ((None, *t.shape[1:]), t.dtype), sample)
         if self._needs_build():
             # Two samples are enough to size every layer; never move the whole dataset.
-            was_training = self.training
-            self.eval()
-            with torch.no_grad():
+            with eval_mode(self), torch.no_grad():
                 step.call_model(self, _to_device(sample, self), False, compiled=False)
-            self.train(was_training)
 
     def _build_optimizer(self) -> None:
         if self._optimizer_spec is not None and not (
@@ -218,63 +318,26 @@ class Model(nn.Module):
         if not self.compiled:
             raise RuntimeError(NOT_COMPILED)
         self._build(x)
+        step.prepare(self)  # "true" precisions cast the model before the optimizer exists
         if training:
+            apply_trainable_attributes(self)  # `module.trainable = False` on torch modules
             self._build_optimizer()
+            if step.optimizer_ready(self.optimizer):
+                # Parameters unfrozen since compile() train from now on (never a stale set).
+                add_new_trainable(self.optimizer, [(n, p) for n, p in self.named_parameters()
+                                                   if p.requires_grad])
             if self._optimizer_spec is None and not self._overrides("train_step"):
                 raise ValueError(
                     "The model has no optimizer: compile it with one, e.g. "
                     "`model.compile(optimizer='adam', ...)`. Received: optimizer=None"
                 )
 
-    def _eager_call_target(self) -> Callable[..., Any]:
-        """The model, or straight the module it wraps: `Model(module)` without hooks of its
-        own only forwards to `module`, so the step skips one `nn.Module.__call__`."""
-        module = self.module
-        if (module is None or self._forward_hooks or self._forward_pre_hooks
-                or self._backward_hooks or self._backward_pre_hooks
-                or type(self).forward is not Model.forward):
-            return self
-        return module
-
-    def _call_target(self) -> Callable[..., Any]:
-        """What the default steps call for the forward pass: the model, or its compiled form."""
-        if not self._jit_compile:
-            return self._eager_call_target()
-        compiled = self.__dict__.get("_compiled_call")
-        if compiled is None:
-            # dynamic=None: the first shape is compiled static; a second one (the partial
-            # last batch) makes the batch axis dynamic instead of recompiling per size.
-            compiled = compile_for(self, Model.__call__, dynamic=None)
-            self.__dict__["_compiled_call"] = compiled
-        return compiled
-
     def _compiled_train_step(self) -> CompiledTrainStep | None:
-        """With `jit_compile=True`: the default train step as one compiled graph (see
-        `fitorch.compiled_step`). None until the first (eager) step has built the loss and
-        metrics, and for models whose step cannot be traced as a whole."""
-        if not (self._jit_compile or self.__dict__.get("_jit_auto_on")):
+        """With `jit_compile=True`: the train step's compiled graph (`TrainStep.graph`)."""
+        train = self.__dict__.get("_train_step")
+        if train is None or not (self._jit_compile or self.__dict__.get("_jit_auto_on")):
             return None
-        compiled = self.__dict__.get("_compiled_step")
-        if compiled is not None:
-            return compiled
-        loss, metrics = self._compiled_loss, self._compiled_metrics
-        if (loss is None or not loss.built or (metrics is not None and not metrics.built)
-                or not step.optimizer_ready(self.optimizer)
-                or self._overrides("compute_metrics")):
-            return None
-        compiled = CompiledTrainStep(self)
-        self.__dict__["_compiled_step"] = compiled
-        return compiled
-
-    @property
-    def _forward_takes_training(self) -> bool:
-        if self._training_arg is None:
-            fn = self.module.forward if self.module is not None else self.forward
-            try:
-                self._training_arg = "training" in inspect.signature(fn).parameters
-            except (TypeError, ValueError):
-                self._training_arg = False
-        return self._training_arg
+        return train.graph()
 
     def _overrides(self, method: str) -> bool:
         return getattr(type(self), method) is not getattr(Model, method)
@@ -291,27 +354,46 @@ class Model(nn.Module):
             ...         ...  # two optimizers, two losses
             ...         return {"d_loss": d_loss, "g_loss": g_loss}
         """
-        return step.train_step(self, data)
+        return step.train_step_of(self, check=False)(data)
 
     def test_step(self, data: Any) -> Any:
         """One evaluation step; returns a dict of metric values."""
-        return step.test_step(self, data)
+        return step.test_step_of(self)(data)
 
     def predict_step(self, data: Any) -> Any:
         """One prediction step; returns the model's outputs for the batch."""
-        return step.predict_step(self, data)
+        return step.predict_step_of(self)(data)
+
+    def on_after_backward(self) -> None:
+        """Override to see or change the gradients before each optimizer update.
+
+        Called by the default train step once per update, after the backward pass, with
+        the final gradients in each parameter's `.grad`: accumulated over
+        `gradient_accumulation_steps` and unscaled under "16-mixed", before `compile()`'s
+        clipping and the optimizer step. Gradient inspection or a custom clipping rule
+        then needs no `train_step` rewrite.
+
+        Example:
+            >>> class Logged(ft.Model):
+            ...     def on_after_backward(self):
+            ...         self.grad_norm = torch.nn.utils.get_total_norm(
+            ...             [p.grad for p in self.parameters() if p.grad is not None])
+        """
 
     def make_train_function(self) -> Callable[[Any], Any]:
-        compiled = self.__dict__.get("_compiled_step")
-        if compiled is not None and not compiled.matches(self):  # `trainable` flags changed
-            self.__dict__["_compiled_step"] = None
-        return self.train_step
+        """The function `fit` runs per batch: the model's `TrainStep`, or `train_step`
+        when a subclass overrides it."""
+        train = step.train_step_of(self)
+        train.jit = bool(self._jit_compile or self.__dict__.get("_jit_auto_on"))
+        return self.train_step if self._overrides("train_step") else train
 
     def make_test_function(self) -> Callable[[Any], Any]:
-        return self.test_step
+        test = step.test_step_of(self, fresh=True)
+        return self.test_step if self._overrides("test_step") else test
 
     def make_predict_function(self) -> Callable[[Any], Any]:
-        return self.predict_step
+        predict = step.predict_step_of(self, fresh=True)
+        return self.predict_step if self._overrides("predict_step") else predict
 
     # ------------------------------------------------------------ loss & metrics
     def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None,
@@ -377,8 +459,14 @@ class Model(nn.Module):
             out.append(self._loss_tracker)
             if self._compiled_loss is not None:
                 out.extend(self._compiled_loss.trackers)
-            if self._compiled_metrics is not None:
-                out.extend(self._compiled_metrics.metrics)
+            cm = self._compiled_metrics
+            if cm is not None:
+                if cm.built:
+                    out.extend(cm.metrics)
+                elif cm.requested:
+                    # Keras 3's `compile_metrics`: present from compile on, so a custom
+                    # train_step that updates `self.metrics` builds and fills them.
+                    out.append(PendingCompiledMetrics(self))
         out.extend(self.__dict__.get("_attribute_metrics", {}).values())
         return out
 
@@ -668,8 +756,12 @@ class Model(nn.Module):
         self._prepare(data if not isinstance(data, tuple) else data[0], training=True)
         if reset_metrics:
             self.reset_metrics()
-        self.train()
-        logs = materialize(self.train_step(data))  # sync: the caller gets floats
+        modes = ModuleModes(self)  # frozen (eval-mode) submodules stay frozen
+        modes.train()
+        try:
+            logs = materialize(self.make_train_function()(data))  # sync: the caller gets floats
+        finally:
+            modes.restore()
         return logs if return_dict else trainer.step_logs_to_list(logs, self.metrics_names)
 
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
@@ -685,8 +777,7 @@ class Model(nn.Module):
         self._prepare(data if not isinstance(data, tuple) else data[0], training=False)
         if reset_metrics:
             self.reset_metrics()
-        self.eval()
-        with torch.no_grad():
+        with eval_mode(self), torch.no_grad():
             logs = materialize(self.test_step(data))
         return logs if return_dict else trainer.step_logs_to_list(logs, self.metrics_names)
 
@@ -698,8 +789,7 @@ class Model(nn.Module):
         """
         data = self._batch_data(x, None, None)
         self._build(data if not isinstance(data, tuple) else data[0])
-        self.eval()
-        with torch.inference_mode():
+        with eval_mode(self), torch.inference_mode():
             out = self.predict_step(data)
         return concatenate_outputs([out])
 
@@ -771,35 +861,45 @@ class Model(nn.Module):
         )
 
     # ------------------------------------------------------------------ weights
-    def get_weights(self) -> list[np.ndarray]:
-        """NumPy copies of the parameters (in `parameters()` order) followed by the buffers."""
-        return [t.detach().cpu().numpy().copy() for t in self._weight_tensors()]
+    # ------------------------------------------------------------- layers
+    @property
+    def layers(self) -> list[nn.Module]:
+        """The model's layers, as in Keras: a Sequential's stack, a wrapped module's
+        children (or the module itself), a subclass's direct children."""
+        from fitorch.summary import top_level_layers
 
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        """Load values produced by `get_weights()` (same count, same shapes)."""
-        targets = self._weight_tensors()
-        if len(weights) != len(targets):
+        return [module for _, module in top_level_layers(self)]
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> nn.Module:
+        """A layer by its name (its `name`, or its attribute name for a torch module) or by
+        its index in `model.layers` (Keras).
+
+        Example:
+            >>> model.get_layer("dense_1").trainable = False
+        """
+        from fitorch.summary import top_level_layers
+
+        if (name is None) == (index is None):
             raise ValueError(
-                f"`set_weights` expects {len(targets)} arrays (parameters then buffers), "
-                f"received {len(weights)}."
+                "Provide exactly one of `name` or `index` to `get_layer()`. "
+                f"Received: name={name!r}, index={index!r}"
             )
-        for i, (t, w) in enumerate(zip(targets, weights)):
-            if tuple(np.shape(w)) != tuple(t.shape):
+        layers = top_level_layers(self)
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, int) \
+                    or not -len(layers) <= index < len(layers):
                 raise ValueError(
-                    f"Weight {i} has shape {tuple(t.shape)} but the array given for it has "
-                    f"shape {tuple(np.shape(w))}."
+                    f"Was asked to retrieve layer at index {index} but the model only has "
+                    f"{len(layers)} layers. Received: index={index!r}"
                 )
-        with torch.no_grad():
-            for t, w in zip(targets, weights):
-                t.copy_(torch.as_tensor(np.asarray(w), dtype=t.dtype))
-
-    def _weight_tensors(self) -> list[torch.Tensor]:
-        if self._needs_build():
-            raise ValueError(
-                "The model's weights are not created yet (their sizes come from the first "
-                "batch). Call the model on data (e.g. `predict`) or use an `Input` first."
-            )
-        return [*self.parameters(), *self.buffers()]
+            return layers[index][1]
+        for layer_name, module in layers:
+            if layer_name == name:
+                return module
+        raise ValueError(
+            f"No such layer: {name}. Existing layers are: {[n for n, _ in layers]}. "
+            f"Received: name={name!r}"
+        )
 
     # ------------------------------------------------------- summary & saving
     def build(self, input_shape: Any, dtype: torch.dtype | str | None = None) -> None:
@@ -814,7 +914,7 @@ class Model(nn.Module):
             >>> model.summary()
         """
         from fitorch.layers.input_layer import _dtype
-        from fitorch.summary import _zeros_like_spec, eval_mode
+        from fitorch.summary import _zeros_like_spec
 
         def spec(shape: Any) -> Any:
             if isinstance(shape, dict):
@@ -872,29 +972,39 @@ class Model(nn.Module):
 
         save_model(self, filepath, overwrite=overwrite)
 
-    def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
+    def save_weights(self, filepath: Any, overwrite: bool = True,
+                     data_format: str = "channels_last") -> None:
         """Save the weights: `.safetensors`, `.weights.h5` / `.h5` (Keras's HDF5 layouts,
         readable by `keras.Model.load_weights`), `.pt`, or any other suffix (fitorch file).
+
+        `data_format` (Keras files only): the order of the reading Keras model's Flatten
+        output (see `load_weights`); a Dense after a Flatten gets its kernel rows in it.
 
         Example:
             >>> model.save_weights("model.weights.h5")
         """
         from fitorch.saving import save_weights
 
-        save_weights(self, filepath, overwrite=overwrite)
+        save_weights(self, filepath, overwrite=overwrite, data_format=data_format)
 
-    def load_weights(self, filepath: Any) -> None:
+    def load_weights(self, filepath: Any, data_format: str | None = None) -> None:
         """Load weights saved by fitorch, by Keras (`.weights.h5`, `.h5`) or torch (`.pt`).
 
         Every shape is checked before anything is assigned: a file that does not fit
-        leaves the model unchanged. Torch files load with `weights_only=True`.
+        leaves the model unchanged. Torch files load with `weights_only=True`. For Keras
+        files, the kernel of a Dense after a Flatten is permuted into fitorch's
+        channels-first order, so predictions match Keras's: `data_format` is the order of
+        the Keras Flatten's output, `"channels_last"` (height-width-channel: Keras 3's Flatten
+        emits it for every input layout) or `"channels_first"` (a Keras model with
+        channels-first convolutions and its Flatten left at "channels_last"); None reads it
+        from the model config in `.keras` and full-model `.h5` files, else "channels_last".
 
         Example:
             >>> model.load_weights("keras_model.weights.h5")
         """
         from fitorch.saving import load_weights
 
-        load_weights(self, filepath)
+        load_weights(self, filepath, data_format=data_format)
 
     def get_compile_config(self) -> dict[str, Any] | None:
         """The `compile()` arguments as JSON data (None before `compile`), as Keras 3.
@@ -920,6 +1030,41 @@ class Model(nn.Module):
                 f"Received: config={config!r} (of type {type(config).__name__})"
             )
         self.compile(**compile_kwargs(config, self))
+
+
+_FUNCTIONAL_SUBCLASSES: dict[type, type] = {}
+
+
+def _functional_of(cls: type) -> type:
+    """`cls` (a Model subclass) mixed with `Functional`, made once per class."""
+    from fitorch.functional.functional_model import Functional
+
+    made = _FUNCTIONAL_SUBCLASSES.get(cls)
+    if made is None:
+        made = type(cls.__name__, (cls, Functional), {"__module__": cls.__module__,
+                                                      "__qualname__": cls.__qualname__})
+        _FUNCTIONAL_SUBCLASSES[cls] = made
+    return made
+
+
+def _accumulation_steps(value: Any, optimizer: Any) -> int:
+    """`compile(gradient_accumulation_steps=)` or the optimizer's own (Keras's argument)."""
+    own = getattr(optimizer, "gradient_accumulation_steps", None)
+    for name, n in (("gradient_accumulation_steps", value),
+                    ("optimizer.gradient_accumulation_steps", own)):
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise ValueError(
+                f"`{name}` must be an int >= 1. Received: {name}={n!r} (of type "
+                f"{type(n).__name__})"
+            )
+    if value is not None and own is not None and value != own:
+        raise ValueError(
+            "Gradient accumulation is set twice with different values: "
+            f"compile(gradient_accumulation_steps={value}) and the optimizer "
+            f"{type(optimizer).__name__}(gradient_accumulation_steps={own}). Set it in one "
+            f"place. Received: gradient_accumulation_steps={value!r} (of type int)"
+        )
+    return value if value is not None else (own or 1)
 
 
 def _has_constraint(module: nn.Module) -> bool:

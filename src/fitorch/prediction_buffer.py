@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -36,18 +37,33 @@ def _to_numpy(t: Any) -> np.ndarray:
     return np.asarray(t)
 
 
+def _join(parts: list[Any]) -> Any:
+    """One output's per-batch values joined along the batch axis; a list of per-batch
+    arrays when their other axes differ (per-token outputs of ragged batches)."""
+    shapes = {tuple(np.shape(p))[1:] for p in parts}
+    if len(shapes) > 1:
+        warnings.warn(
+            "predict: an output's shape past the batch axis differs between batches "
+            f"({sorted(shapes)[:3]}...), so it cannot be joined into one array; it is "
+            "returned as a list with one array per batch.", stacklevel=4)
+        return [_to_numpy(p) for p in parts]
+    if isinstance(parts[0], torch.Tensor):
+        return _to_numpy(torch.cat(parts))
+    return np.concatenate([np.asarray(p) for p in parts])
+
+
 def concatenate_outputs(outputs: list[Any]) -> Any:
-    """Per-batch outputs (any structure of tensors) joined along the batch axis as NumPy."""
+    """Per-batch outputs (any structure of tensors) joined along the batch axis as NumPy.
+
+    An output whose non-batch axes vary between batches comes back as a list of
+    per-batch arrays (with a warning) instead of failing.
+    """
     if not outputs:
         raise ValueError(
             "`predict` produced no batches: the input is empty or `steps` is 0."
         )
     flat = [nest.flatten(o) for o in outputs]
-    joined = [
-        _to_numpy(torch.cat([f[i] for f in flat]) if isinstance(flat[0][i], torch.Tensor)
-                  else np.concatenate([np.asarray(f[i]) for f in flat]))
-        for i in range(len(flat[0]))
-    ]
+    joined = [_join([f[i] for f in flat]) for i in range(len(flat[0]))]
     return nest.pack_as(outputs[0], joined)
 
 
@@ -59,6 +75,7 @@ class PredictionBuffer:
         self.template: Any = None  # the structure of one batch's outputs
         self.arrays: list[torch.Tensor] | None = None  # preallocated host outputs
         self.rows = 0
+        self.batch_ends: list[int] = []  # where each written batch ends
         self.pending: list[Any] = []  # batches kept as they are (no preallocation)
         self.on_cuda = False
 
@@ -89,7 +106,8 @@ class PredictionBuffer:
             return
         n = flat[0].shape[0] if isinstance(flat[0], torch.Tensor) else -1
         if len(flat) != len(self.arrays) or n < 0 or self.rows + n > len(self.arrays[0]) or any(
-                not isinstance(t, torch.Tensor) or t.shape[0] != n for t in flat):
+                not isinstance(t, torch.Tensor) or t.shape[0] != n
+                or t.shape[1:] != a.shape[1:] for t, a in zip(flat, self.arrays)):
             self._give_up_preallocation()
             self.pending.append(outputs)
             return
@@ -97,12 +115,15 @@ class PredictionBuffer:
         for array, t in zip(self.arrays, flat, strict=True):
             array[self.rows:end].copy_(t.detach(), non_blocking=self.on_cuda)
         self.rows = end
+        self.batch_ends.append(end)
 
     def _give_up_preallocation(self) -> None:
-        """A batch that does not fit (more rows than planned): keep batches as a list."""
+        """A batch that does not fit (more rows than planned, other trailing axes): keep the
+        batches as a list, split back at their own boundaries."""
         assert self.arrays is not None
-        written = [a[:self.rows] for a in self.arrays]
-        self.pending = [nest.pack_as(self.template, written)] if self.rows else []
+        starts = [0, *self.batch_ends[:-1]]
+        self.pending = [nest.pack_as(self.template, [a[start:end] for a in self.arrays])
+                        for start, end in zip(starts, self.batch_ends)]
         self.arrays = None
 
     def result(self) -> Any:

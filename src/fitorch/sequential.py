@@ -8,8 +8,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from fitorch.layers.input_layer import Input
+from fitorch.layers.input_layer import InputLayer
 from fitorch.model import Model
+from fitorch.modes import call_mode, eval_mode
 
 
 class Sequential(Model):
@@ -24,14 +25,17 @@ class Sequential(Model):
     def __init__(self, layers: Iterable[nn.Module] | None = None, name: str | None = None,
                  ) -> None:
         super().__init__(name=name or "sequential")
-        self.input_layer: Input | None = None
+        self.input_layer: InputLayer | None = None
         self.stack = nn.ModuleList()
         for layer in layers or []:
             self.add(layer)
 
     def add(self, layer: nn.Module) -> None:
         """Append a layer (an `Input` only as the first element)."""
-        if isinstance(layer, Input):
+        from fitorch.functional.symbolic import input_layer_of
+
+        layer = input_layer_of(layer)
+        if isinstance(layer, InputLayer):
             if self.input_layer is not None or len(self.stack):
                 raise ValueError(
                     "An `Input` can only be the first element of a Sequential model. "
@@ -62,7 +66,12 @@ class Sequential(Model):
         """The layers, without the `Input` (Keras)."""
         return list(self.stack)
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, training: bool | None = None) -> Any:
+        """Run the stack; `training=True/False` runs this one call in that mode (Keras's
+        `model(x, training=False)`); None (the default) uses the modules' own modes."""
+        if training is not None and bool(training) != self.training:
+            with call_mode(self, bool(training)):
+                return self.forward(x)
         for layer in self.stack:
             x = layer(x)
         return x
@@ -74,11 +83,8 @@ class Sequential(Model):
         """With an `Input`, create every parameter now from a zero batch (no RNG, no BN update)."""
         if self.input_layer is None or not self._needs_build():
             return
-        was_training = self.training
-        self.eval()
-        with torch.no_grad():
+        with eval_mode(self), torch.no_grad():
             self(self.input_layer.example().to(self._device()))
-        self.train(was_training)
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:

@@ -18,16 +18,17 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import re
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
+
+from fitorch.modes import eval_mode
 
 # rich's HEAVY_HEAD box, as Keras's summary draws it.
 _TOP = ("┏", "━", "┳", "┓")
@@ -84,6 +85,33 @@ def readable_memory_size(num_bytes: float) -> str:
     return f"{num_bytes:.2f} PB"
 
 
+def layer_row(label: str, layer: Any, shape: Any, show_trainable: bool,
+              type_name: str | None = None) -> list[str]:
+    """`[name (type), output shape, params(, trainable)]` for one layer (or function)."""
+    weights = _weights_of(layer) if isinstance(layer, nn.Module) else []
+    if not isinstance(layer, nn.Module):
+        params = "0"
+    elif _is_unbuilt(layer):
+        params = "0 (unbuilt)"
+    else:
+        params = f"{_numel(weights):,}"
+    row = [f"{label} ({type_name or type(layer).__name__})", format_shape(shape), params]
+    if show_trainable:
+        trainable = [p for p in layer.parameters() if p.requires_grad] if weights else []
+        row.append("-" if not weights else "Y" if trainable else "N")
+    return row
+
+
+def _functional_graph(model: Any) -> Any:
+    """The summary view of a functional model (its recorded graph), or None."""
+    graph = model.__dict__.get("_graph") if isinstance(model, nn.Module) else None
+    if graph is None:
+        return None
+    from fitorch.functional.summary_view import GraphSummary
+
+    return GraphSummary(model, graph)
+
+
 # ------------------------------------------------------------------- layers
 def top_level_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The rows of the summary: `(name, module)` for each layer, in call order.
@@ -92,7 +120,11 @@ def top_level_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     wrapped module (or the module itself when it has none); a subclassed model
     lists its direct children, like Keras's `model.layers`.
     """
-    layers = getattr(model, "layers", None)
+    from fitorch.model import Model
+
+    # `Model.layers` itself comes from here; a Sequential or functional model lists its own.
+    own = not (isinstance(model, Model) and type(model).layers is Model.layers)
+    layers = getattr(model, "layers", None) if own else None
     if isinstance(layers, list) and all(isinstance(m, nn.Module) for m in layers):
         return [(_name_of(m, str(i)), m) for i, m in enumerate(layers)]
     wrapped = getattr(model, "module", None)
@@ -175,30 +207,11 @@ def trace_output_shapes(model: nn.Module, modules: Sequence[nn.Module]) -> dict[
         with eval_mode(model), torch.no_grad():
             from fitorch.step import call_model  # local: step imports model, model imports us
 
-            if hasattr(model, "_forward_takes_training"):
-                call_model(model, sample, False, compiled=False)  # type: ignore[arg-type]
-            else:
-                model(sample)
+            call_model(model, sample, False, compiled=False)
     finally:
         for h in handles:
             h.remove()
     return recorded
-
-
-@contextlib.contextmanager
-def eval_mode(model: nn.Module) -> Iterator[None]:
-    """Inference mode for one pass; every submodule gets its own flag back afterwards.
-
-    (`model.train(was_training)` would also flip submodules the user had put in eval
-    mode, such as frozen batch norms.)
-    """
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for m, flag in flags:
-            m.training = flag
 
 
 def _to(sample: Any, device: torch.device) -> Any:
@@ -425,10 +438,18 @@ def summary_text(
             f"of the line, or absolute columns). Received: positions={positions!r} "
             f"(of type {type(positions).__name__})"
         )
+    graph = _functional_graph(model)
+    connected = graph is not None and not graph.sequential_like
     header = ["Layer (type)", "Output Shape", "Param #"]
     aligns = ["left", "left", "right"]
     default_length = 88
-    positions = list(positions) if positions is not None else [0.45, 0.80, 1.0]
+    default_positions = [0.45, 0.80, 1.0]
+    if connected:  # Keras adds "Connected to" for graphs that are not a plain chain
+        header.append("Connected to")
+        aligns.append("left")
+        default_length = 108
+        default_positions = [0.3, 0.56, 0.74, 1.0]
+    positions = list(positions) if positions is not None else default_positions
     if show_trainable:
         default_length += 12
         positions = [p * 0.90 for p in positions] + [1.0]
@@ -443,9 +464,12 @@ def summary_text(
     line_length = line_length or min(default_length, shutil.get_terminal_size().columns - 4)
     widths = _cell_widths(line_length, positions)
 
-    layers = top_level_layers(model)
-    shapes = trace_output_shapes(model, _all_listed(layers, expand_nested))
-    rows = _layer_rows(layers, shapes, expand_nested, show_trainable)
+    if graph is not None:
+        rows = graph.rows(expand_nested, show_trainable, connected)
+    else:
+        layers = top_level_layers(model)
+        shapes = trace_output_shapes(model, _all_listed(layers, expand_nested))
+        rows = _layer_rows(layers, shapes, expand_nested, show_trainable)
 
     all_weights = _weights_of(model)
     trainable = [w for w in all_weights if isinstance(w, nn.Parameter) and w.requires_grad]

@@ -19,7 +19,9 @@ from fitorch.data import EpochIterator
 from fitorch.device import sync_fn
 from fitorch.fit_state import FitState, set_rng_state
 from fitorch.logs import Logs, as_logs, materialize
+from fitorch.modes import ModuleModes, eval_mode
 from fitorch.prediction_buffer import PredictionBuffer
+from fitorch.step import end_epoch
 
 if TYPE_CHECKING:
     from fitorch.model import Model
@@ -78,6 +80,7 @@ def run_fit(
     model.stop_training = False
     training_logs: dict[str, Any] | None = None
     state = FitState(model, cbs, train_iterator, epochs)
+    modes = ModuleModes(model)  # modules the user put in eval mode stay there (SPEC.md)
     model.__dict__["_fit_state"] = state  # read by BackupAndRestore; never a submodule
     cbs.on_train_begin()
     try:
@@ -87,7 +90,7 @@ def run_fit(
             state.epoch, state.step = epoch, -1
             model.reset_metrics()
             cbs.on_epoch_begin(epoch)
-            model.train()
+            modes.train()
             first_step = 0
             resumed_logs: dict[str, Any] = {}
             if resume is not None:
@@ -106,6 +109,7 @@ def run_fit(
                 cbs.on_train_batch_end(end, logs)
                 if model.stop_training:
                     break
+            end_epoch(model)  # a partial group of accumulated gradients is applied now
             # Restored metric state not claimed by this epoch's training steps is dropped
             # here, before validation resets and reuses the metrics (see fit_state).
             model._load_metric_states({})
@@ -116,7 +120,7 @@ def run_fit(
                 model.stop_training = True  # a one-shot generator ran out (SPEC.md)
             # sync: once per epoch, the epoch's metric values become floats.
             epoch_logs = materialize(logs if logs is not None else model.get_metrics_result())
-            model.eval()
+            modes.eval()
             if val_iterator is not None and checks.should_validate(epoch, validation_freq):
                 val_logs = run_evaluate(model, val_iterator, cbs)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -131,6 +135,7 @@ def run_fit(
             finalize()
         state.completed = True
     finally:
+        modes.restore()
         # `on_train_end` always fires, also when a step or a callback raised.
         cbs.on_train_end(training_logs)
     return model.history
@@ -140,16 +145,16 @@ def run_evaluate(model: Model, iterator: EpochIterator, callbacks: CallbackList)
     test_function = model.make_test_function()
     spe = model._steps_per_execution
     iterator.restart()
-    model.eval()
-    callbacks.on_test_begin()
-    model.reset_metrics()
-    logs: Logs | None = None
-    with torch.no_grad():
-        for begin, end, batches in executions(iterator.epoch(), spe):
-            callbacks.on_test_batch_begin(begin)
-            for batch in batches:
-                logs = as_logs(test_function(batch))
-            callbacks.on_test_batch_end(end, logs)
+    with eval_mode(model):
+        callbacks.on_test_begin()
+        model.reset_metrics()
+        logs: Logs | None = None
+        with torch.no_grad():
+            for begin, end, batches in executions(iterator.epoch(), spe):
+                callbacks.on_test_batch_begin(begin)
+                for batch in batches:
+                    logs = as_logs(test_function(batch))
+                callbacks.on_test_batch_end(end, logs)
     iterator.on_epoch_end()
     result = materialize(logs if logs is not None else model.get_metrics_result())  # sync
     callbacks.on_test_end(result)
@@ -159,16 +164,16 @@ def run_evaluate(model: Model, iterator: EpochIterator, callbacks: CallbackList)
 def run_predict(model: Model, iterator: EpochIterator, callbacks: CallbackList) -> Any:
     predict_function = model.make_predict_function()
     spe = model._steps_per_execution
-    model.eval()
-    callbacks.on_predict_begin()
-    outputs = PredictionBuffer(iterator.num_batches)  # preallocated host arrays
-    with torch.inference_mode():
-        for begin, end, batches in executions(iterator.epoch(), spe):
-            callbacks.on_predict_batch_begin(begin)
-            for batch in batches:
-                batch_outputs = predict_function(batch)
-                outputs.add(batch_outputs)
-            callbacks.on_predict_batch_end(end, {"outputs": batch_outputs})
+    with eval_mode(model):
+        callbacks.on_predict_begin()
+        outputs = PredictionBuffer(iterator.num_batches)  # preallocated host arrays
+        with torch.inference_mode():
+            for begin, end, batches in executions(iterator.epoch(), spe):
+                callbacks.on_predict_batch_begin(begin)
+                for batch in batches:
+                    batch_outputs = predict_function(batch)
+                    outputs.add(batch_outputs)
+                callbacks.on_predict_batch_end(end, {"outputs": batch_outputs})
     callbacks.on_predict_end()
     return outputs.result()
 

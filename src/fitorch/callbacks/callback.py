@@ -1,8 +1,9 @@
 """The `Callback` base class: every hook of Keras's callback API.
 
-Hooks receive `logs` mappings. During training, batch logs are lazy: values
-become Python floats only when a callback reads them (see `fitorch.logs`), so
-a callback that does not read its logs never forces a host-device sync.
+Every hook receives a `dict` as `logs` (never None), as in Keras. Batch logs
+are Python floats for a hook you write (one host-device sync per batch, only
+for the hooks you implement); fitorch's own callbacks read lazy logs instead
+(`fitorch.logs.Logs`), so a fit with only them never syncs per batch.
 """
 
 from __future__ import annotations
@@ -16,6 +17,14 @@ class Callback:
 
     Epochs and batches are 0-based in hooks. `self.model` is the model being
     trained and `self.params` holds `verbose`, `epochs` and `steps`.
+
+    `logs` is always a `dict` (`{}` where there is nothing to report), shared
+    by all callbacks of one hook call, so a key one callback adds is seen by
+    the callbacks after it (and by `History` at an epoch end), as in Keras.
+    Metric values are Python floats. Overriding a batch hook
+    (`on_train_batch_end`, ...) costs one host-device sync per batch, to turn
+    that batch's values into floats; a hook you do not override costs
+    nothing, and fitorch's built-in callbacks read their batch logs lazily.
 
     Example:
         >>> class PrintLoss(Callback):
@@ -124,6 +133,28 @@ HOOK_NAMES = (
 
 
 _KERAS2_ALIASES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+
+
+def _owner(callback: Callback, hook: str) -> type:
+    return next(klass for klass in type(callback).__mro__ if hook in vars(klass))
+
+
+def reads_logs_lazily(callback: Callback, hook: str) -> bool:
+    """Whether fitorch's own code implements `hook` of `callback` (it takes lazy `Logs`).
+
+    False for anything a user wrote: a hook assigned on the instance
+    (`LambdaCallback`) or defined in a class outside fitorch, also a subclass
+    of a built-in callback.
+    """
+    if hook in vars(callback):
+        return False
+    owner = _owner(callback, hook)
+    alias = _KERAS2_ALIASES.get(hook)
+    if owner is Callback and alias is not None:  # the base hook forwards to the alias
+        if alias in vars(callback):
+            return False
+        owner = _owner(callback, alias)
+    return owner.__module__.partition(".")[0] == "fitorch"
 
 
 def overrides(callback: Callback, hook: str) -> bool:

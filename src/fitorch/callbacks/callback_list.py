@@ -1,9 +1,14 @@
 """`CallbackList`: dispatches every hook to the callbacks that implement it.
 
 Hooks are dispatched through per-hook lists of bound methods built once, so a
-hook no callback overrides costs one attribute check per batch. The first
-batches of each run are timed to warn once when user callbacks are slower than
-the step itself (tf_keras's check).
+hook no callback overrides costs one attribute check per batch. Every hook gets
+a `dict` as `logs`, the same object for every callback of one call (so a key
+one callback adds is seen by the next, as in Keras): a new plain dict of floats
+for the begin/end hooks and for a batch hook that user code implements (one
+sync per batch, only then), the lazy `Logs` dict when only fitorch's own
+callbacks implement the batch hook (no sync). The first batches of each run are
+timed to warn once when user callbacks are slower than the step itself
+(tf_keras's check).
 """
 
 from __future__ import annotations
@@ -14,10 +19,10 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from fitorch.callbacks.callback import HOOK_NAMES, Callback, overrides
+from fitorch.callbacks.callback import HOOK_NAMES, Callback, overrides, reads_logs_lazily
 from fitorch.callbacks.history import History
 from fitorch.callbacks.progbar_logger import ProgbarLogger
-from fitorch.logs import Logs
+from fitorch.logs import pythonify
 
 # Batches timed at the start of each run before the slow-callback check is made.
 TIMED_BATCHES = 5
@@ -72,10 +77,10 @@ class CallbackList(Callback):
             hook: [getattr(cb, hook) for cb in self.callbacks if overrides(cb, hook)]
             for hook in HOOK_NAMES
         }
-        # Callbacks written by users might keep a batch's logs object; freeze those logs
-        # after dispatch (tensors only, no sync) so later reads see that batch's values.
-        self._foreign = {
-            hook: any(overrides(cb, hook) and not isinstance(cb, (History, ProgbarLogger))
+        # Hooks with an implementation written by the user: their batch logs are converted
+        # to a plain dict of floats before the call (Keras's logs; one sync per batch).
+        self._user_code = {
+            hook: any(overrides(cb, hook) and not reads_logs_lazily(cb, hook)
                       for cb in self.callbacks)
             for hook in HOOK_NAMES
         }
@@ -83,7 +88,8 @@ class CallbackList(Callback):
         self._timing: dict[str, list[float]] = {}
         self._timed: dict[str, int] = {"train": 0, "test": 0, "predict": 0}
         self._step_start = 0.0
-        self._time_batches = any(self._foreign[h] for h in HOOK_NAMES if "batch" in h)
+        self._time_batches = any(_timed(cb, h) for cb in self.callbacks
+                                 for h in HOOK_NAMES if "batch" in h)
 
     def append(self, callback: Callback) -> None:
         self.callbacks.append(callback)
@@ -109,8 +115,14 @@ class CallbackList(Callback):
 
     # --- begin / end hooks ------------------------------------------------
     def _call(self, hook: str, *args: Any) -> None:
-        for fn in self._hooks[hook]:
-            fn(*args)
+        fns = self._hooks[hook]
+        if fns:
+            # A new dict per call, as Keras: keys a callback adds reach the callbacks
+            # after it, not the caller's own logs.
+            *head, logs = args
+            logs = pythonify(logs)  # sync: epoch-level logs hold floats already
+            for fn in fns:
+                fn(*head, logs)
 
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         self._call("on_train_begin", logs)
@@ -137,21 +149,26 @@ class CallbackList(Callback):
         self._call("on_predict_end", logs)
 
     # --- batch hooks --------------------------------------------------------
-    def _batch_begin(self, hook: str, batch: int) -> None:
+    def _batch_begin(self, hook: str, batch: int, logs: Mapping[str, Any] | None) -> None:
         fns = self._hooks[hook]
+        logs = pythonify(logs)  # `{}` from the loops: Keras passes an empty dict before a batch
         if self._time_batches and self._timed[_phase(hook)] < TIMED_BATCHES:
             t0 = time.perf_counter()
             for fn in fns:
-                fn(batch, None)
+                fn(batch, logs)
             t1 = time.perf_counter()
             self._timing.setdefault(hook, []).append(t1 - t0)
             self._step_start = t1
             return
         for fn in fns:
-            fn(batch, None)
+            fn(batch, logs)
 
     def _batch_end(self, hook: str, batch: int, logs: Any) -> None:
         fns = self._hooks[hook]
+        if self._user_code[hook]:
+            logs = pythonify(logs)  # sync: user code gets floats, as from Keras
+        elif logs is None:
+            logs = {}
         phase = _phase(hook)
         if self._time_batches and self._timed[phase] < TIMED_BATCHES:
             if self._sync is not None:
@@ -167,8 +184,6 @@ class CallbackList(Callback):
         else:
             for fn in fns:
                 fn(batch, logs)
-        if self._foreign[hook] and isinstance(logs, Logs):
-            logs.freeze()
 
     def _check_timing(self, phase: str, begin_hook: str, end_hook: str) -> None:
         step_times = self._timing.get(phase, [])
@@ -179,10 +194,7 @@ class CallbackList(Callback):
         step = statistics.median(step_times)
         for hook in (begin_hook, end_hook):
             times = self._timing.get(hook, [])
-            if not times or not any(
-                overrides(cb, hook) and not isinstance(cb, (History, ProgbarLogger))
-                for cb in self.callbacks
-            ):
+            if not times or not any(_timed(cb, hook) for cb in self.callbacks):
                 continue
             avg = statistics.median(times)
             if avg > step:
@@ -193,22 +205,27 @@ class CallbackList(Callback):
                 )
 
     def on_train_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        self._batch_begin("on_train_batch_begin", batch)
+        self._batch_begin("on_train_batch_begin", batch, logs)
 
     def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._batch_end("on_train_batch_end", batch, logs)
 
     def on_test_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        self._batch_begin("on_test_batch_begin", batch)
+        self._batch_begin("on_test_batch_begin", batch, logs)
 
     def on_test_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._batch_end("on_test_batch_end", batch, logs)
 
     def on_predict_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        self._batch_begin("on_predict_batch_begin", batch)
+        self._batch_begin("on_predict_batch_begin", batch, logs)
 
     def on_predict_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._batch_end("on_predict_batch_end", batch, logs)
+
+
+def _timed(callback: Callback, hook: str) -> bool:
+    """Whether `hook` of `callback` counts in the slow-callback check (all but the defaults)."""
+    return overrides(callback, hook) and not isinstance(callback, (History, ProgbarLogger))
 
 
 def _phase(hook: str) -> str:

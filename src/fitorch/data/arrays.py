@@ -65,6 +65,31 @@ def _check_numeric(dtype: np.dtype, name: str, x: Any) -> None:
         )
 
 
+def _pandas_to_numpy(x: Any, name: str) -> np.ndarray:
+    """A DataFrame / Series as NumPy: bool, int and float columns together become float32
+    (Keras 3 casts them so); a category, string or other column is an error naming it."""
+    from pandas.api import types
+
+    columns = list(x.dtypes.items()) if hasattr(x, "dtypes") and hasattr(x, "columns") \
+        else [(getattr(x, "name", None), x.dtype)]
+    bad = [(column, str(dtype)) for column, dtype in columns
+           if not (types.is_bool_dtype(dtype) or types.is_numeric_dtype(dtype))
+           or isinstance(dtype, types.CategoricalDtype)]
+    if bad:
+        listing = ", ".join(f"{column!r} ({dtype})" for column, dtype in bad[:5])
+        raise TypeError(
+            f"`{name}` must hold numbers, but these columns do not: {listing}. Encode them "
+            "as numbers first (e.g. `pandas.get_dummies` or `.cat.codes`). "
+            f"Received: {name} of type {type(x).__name__}"
+        )
+    dtypes = [types.pandas_dtype(dtype) for _, dtype in columns]
+    # Mixed kinds, bools and pandas' nullable (extension) dtypes: one float32 array.
+    if any(not isinstance(d, np.dtype) or d.kind == "b" for d in dtypes) \
+            or len({d.kind for d in dtypes}) > 1:
+        return np.asarray(x.to_numpy(dtype=np.float32))
+    return np.asarray(x.to_numpy())
+
+
 def to_tensor(x: Any, name: str) -> torch.Tensor:
     """Convert one array to a tensor without copying where possible.
 
@@ -75,7 +100,7 @@ def to_tensor(x: Any, name: str) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x
     if hasattr(x, "to_numpy"):  # pandas DataFrame / Series
-        x = x.to_numpy()
+        x = _pandas_to_numpy(x, name)
     arr = np.asarray(x)
     _check_numeric(arr.dtype, name, x)
     if arr.dtype == np.float64:

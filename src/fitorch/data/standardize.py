@@ -1,7 +1,8 @@
 """One batch from user code (a generator, a `Sequence`, a torch Dataset) made ready for a step.
 
 Batches that user code produces come in Keras's forms `x`, `(x,)`, `(x, y)` or
-`(x, y, sample_weight)`; a top-level list counts as a tuple (as Keras does), and
+`(x, y, sample_weight)`, or as a mapping split by key (`split_mapping_batch`); a
+top-level list counts as a tuple (as Keras does), and
 NumPy/pandas leaves become torch tensors (float64 to float32, as for arrays).
 `ClassWeights` turns `class_weight` into per-sample weights batch by batch,
 with the same rule as for in-memory arrays.
@@ -37,6 +38,42 @@ def _leaf_to_tensor(leaf: Any, keep_small_numpy: bool = False) -> Any:
     return leaf
 
 
+# A mapping batch (a DataLoader over dicts, Hugging Face-style batches) is split by
+# these keys; everything else is the model's input, passed to `forward` by name.
+X_KEYS = ("x", "inputs")
+Y_KEYS = ("y", "labels", "label", "targets", "target")
+SAMPLE_WEIGHT_KEYS = ("sample_weight", "sample_weights")
+
+
+def split_mapping_batch(batch: Mapping[str, Any]) -> Any:
+    """A dict batch as Keras's `(x, y, sample_weight)` (SPEC.md, data):
+
+    - the target is the value of the first key among `"y"`, `"labels"`, `"label"`,
+      `"targets"`, `"target"`; the weights that of `"sample_weight"`;
+    - the input is the value of `"x"` (or `"inputs"`) when present, otherwise a dict of
+      all the other keys, which `forward` receives by name;
+    - a batch with none of these keys is all input (Keras 3's rule).
+
+    A collate_fn of one's own turns any other layout into `(x, y)` tuples.
+
+    Example:
+        >>> split_mapping_batch({"input_ids": ids, "attention_mask": mask, "labels": y})
+        ({'input_ids': ids, 'attention_mask': mask}, y)
+    """
+    y_key = next((k for k in Y_KEYS if k in batch), None)
+    sw_key = next((k for k in SAMPLE_WEIGHT_KEYS if k in batch), None)
+    x_key = next((k for k in X_KEYS if k in batch), None)
+    if y_key is None and sw_key is None and x_key is None:
+        return batch
+    if x_key is not None:
+        x = batch[x_key]
+    else:
+        x = {k: v for k, v in batch.items() if k not in (y_key, sw_key)}
+    if sw_key is not None:
+        return (x, batch[y_key] if y_key is not None else None, batch[sw_key])
+    return (x, batch[y_key]) if y_key is not None else (x,)
+
+
 def standardize_batch(batch: Any, source: str, *, keep_small_numpy: bool = False) -> Any:
     """Keras's batch forms with tensor leaves; a clear error for anything else.
 
@@ -48,6 +85,8 @@ def standardize_batch(batch: Any, source: str, *, keep_small_numpy: bool = False
     """
     if isinstance(batch, list):
         batch = tuple(batch)
+    elif isinstance(batch, Mapping):
+        batch = split_mapping_batch(batch)
     if isinstance(batch, tuple) and not 1 <= len(batch) <= 3:
         raise ValueError(
             f"A batch from a {source} must be `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`. "

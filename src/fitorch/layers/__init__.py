@@ -11,44 +11,142 @@ Example:
     torch.Size([2, 3])
 """
 
-from fitorch.layers.conv import Conv1D, Conv2D
+from fitorch.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from fitorch.layers.attention import MultiHeadAttention
+from fitorch.layers.conv import Conv1D, Conv2D, Conv3D
+from fitorch.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from fitorch.layers.core import Activation, Dense, Dropout, Flatten
+from fitorch.layers.depthwise import (
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+)
 from fitorch.layers.embedding import Embedding
-from fitorch.layers.input_layer import Input
+from fitorch.layers.input_layer import Input, InputLayer
+from fitorch.layers.masking import Masking
+from fitorch.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+)
+from fitorch.layers.noise import (
+    ActivityRegularization,
+    AlphaDropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+)
 from fitorch.layers.normalization import BatchNormalization, LayerNormalization
+from fitorch.layers.normalization_extra import GroupNormalization, UnitNormalization
 from fitorch.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
+    AveragePooling3D,
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
     GlobalMaxPooling1D,
     GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
     MaxPooling1D,
     MaxPooling2D,
+    MaxPooling3D,
 )
-from fitorch.layers.recurrent import GRU, LSTM
+from fitorch.layers.preprocessing import Normalization, Rescaling
+from fitorch.layers.recurrent import GRU, LSTM, SimpleRNN
 from fitorch.layers.reshaping import Reshape
+from fitorch.layers.structure import (
+    Cropping1D,
+    Cropping2D,
+    Identity,
+    Lambda,
+    Permute,
+    RepeatVector,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+)
+from fitorch.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
+    "ELU",
     "GRU",
     "LSTM",
     "Activation",
+    "ActivityRegularization",
+    "Add",
+    "AlphaDropout",
+    "Average",
     "AveragePooling1D",
     "AveragePooling2D",
+    "AveragePooling3D",
     "BatchNormalization",
+    "Bidirectional",
+    "Concatenate",
     "Conv1D",
+    "Conv1DTranspose",
     "Conv2D",
+    "Conv2DTranspose",
+    "Conv3D",
+    "Conv3DTranspose",
+    "Cropping1D",
+    "Cropping2D",
     "Dense",
+    "DepthwiseConv1D",
+    "DepthwiseConv2D",
+    "Dot",
     "Dropout",
     "Embedding",
     "Flatten",
+    "GaussianDropout",
+    "GaussianNoise",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
+    "GroupNormalization",
+    "Identity",
     "Input",
+    "InputLayer",
+    "Lambda",
     "LayerNormalization",
+    "LeakyReLU",
+    "Masking",
     "MaxPooling1D",
     "MaxPooling2D",
+    "MaxPooling3D",
+    "Maximum",
+    "Minimum",
+    "MultiHeadAttention",
+    "Multiply",
+    "Normalization",
+    "PReLU",
+    "Permute",
+    "ReLU",
+    "RepeatVector",
+    "Rescaling",
     "Reshape",
+    "SeparableConv1D",
+    "SeparableConv2D",
+    "SimpleRNN",
+    "Softmax",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "Subtract",
+    "TimeDistributed",
+    "UnitNormalization",
+    "UpSampling1D",
+    "UpSampling2D",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
 ]

@@ -39,10 +39,20 @@ from fitorch.layers.core import (
     _resolve_name,
     _to_numpy,
 )
+from fitorch.layers.layer_api import LayerAPI
+from fitorch.layers.layout import channels_last_hint, warn_if_channels_last
 
-__all__ = ["Conv1D", "Conv2D", "same_padding", "standardize_tuple"]
+__all__ = ["Conv1D", "Conv2D", "Conv3D", "same_padding", "standardize_tuple"]
 
-_CONV_FNS: dict[int, Callable[..., Tensor]] = {1: F.conv1d, 2: F.conv2d}
+_CONV_FNS: dict[int, Callable[..., Tensor]] = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_SPATIAL_NAMES = {1: "length", 2: "height, width", 3: "depth, height, width"}
+
+
+def _layout_hint(shape: Sequence[int], channels: int) -> str:
+    """The channels-last hint when the last axis holds the layer's channel count."""
+    if len(shape) >= 3 and shape[-1] == channels and shape[1] != channels:
+        return channels_last_hint(shape)
+    return ""
 
 
 def standardize_tuple(value: Any, n: int, name: str) -> tuple[int, ...]:
@@ -114,7 +124,7 @@ def _torch_pad(pads: Sequence[tuple[int, int]]) -> tuple[int, ...]:
     return tuple(p for before_after in reversed(pads) for p in before_after)
 
 
-class _Conv(_KernelOptions, LazyModuleMixin, nn.Module):
+class _Conv(LayerAPI, _KernelOptions, LazyModuleMixin, nn.Module):
     """Shared body of `Conv1D` / `Conv2D` (`rank` spatial axes)."""
 
     rank = 0
@@ -228,7 +238,7 @@ class _Conv(_KernelOptions, LazyModuleMixin, nn.Module):
         if not isinstance(channels, int) or channels <= 0:
             raise ValueError(
                 f'Layer "{self.name}" needs inputs of rank {self.rank + 2} (batch, channels, '
-                f"{'length' if self.rank == 1 else 'height, width'}) with a known number of "
+                f"{_SPATIAL_NAMES[self.rank]}) with a known number of "
                 f"channels. Received: input_shape={tuple(input_shape)} "
                 f"(of type {type(input_shape).__name__})"
             )
@@ -239,6 +249,7 @@ class _Conv(_KernelOptions, LazyModuleMixin, nn.Module):
                 f"Received: input_shape={tuple(input_shape)} (of type "
                 f"{type(input_shape).__name__})"
             )
+        warn_if_channels_last(self.name, input_shape)
         receptive = math.prod(self.kernel_size)
         fan_in = channels // self.groups * receptive
         fan_out = self.filters * receptive
@@ -267,7 +278,8 @@ class _Conv(_KernelOptions, LazyModuleMixin, nn.Module):
             raise ValueError(
                 f'Input of layer "{self.name}" is incompatible with the layer: expected '
                 f"rank {self.rank + 2} (channels first) with {self.in_channels} channels on "
-                f"axis 1. Received: inputs.shape={tuple(inputs.shape)} "
+                f"axis 1.{_layout_hint(inputs.shape, self.in_channels)} "
+                f"Received: inputs.shape={tuple(inputs.shape)} "
                 f"(of type {type(inputs).__name__})"
             )
         if self.padding == "valid":
@@ -277,13 +289,26 @@ class _Conv(_KernelOptions, LazyModuleMixin, nn.Module):
                     raise ValueError(
                         f'Input of layer "{self.name}" is smaller than its kernel '
                         f"{self.kernel_size} (dilation {self.dilation_rate}) with "
-                        f'padding="valid": the output would be empty. '
+                        f'padding="valid": the output would be empty.'
+                        f"{channels_last_hint(inputs.shape)} "
                         f"Received: inputs.shape={tuple(inputs.shape)} "
                         f"(of type {type(inputs).__name__})"
                     )
 
     def forward(self, inputs: Tensor) -> Tensor:
         self._check_input(inputs)
+        outputs = self._convolve(inputs, self.weight, self.bias, self.groups)
+        if self._activation_fn is not None:
+            outputs = self._activation_fn(outputs)
+        if self.activity_regularizer is not None:
+            penalty = self.activity_regularizer(outputs)
+            batch = outputs.shape[0]
+            self._activity_loss = penalty / batch if batch else penalty * 0
+        return outputs
+
+    def _convolve(self, inputs: Tensor, weight: Tensor, bias: Tensor | None,
+                  groups: int) -> Tensor:
+        """The convolution with Keras's padding (no activation)."""
         padding, pad = self._static_padding, self._static_pad
         if padding is None:  # "same" with strides > 1: depends on the input size
             pads = [
@@ -298,16 +323,9 @@ class _Conv(_KernelOptions, LazyModuleMixin, nn.Module):
                 padding, pad = (0,) * self.rank, _torch_pad(pads)
         if pad is not None:
             inputs = F.pad(inputs, pad)
-        outputs = _CONV_FNS[self.rank](
-            inputs, self.weight, self.bias, self.strides, padding, self.dilation_rate, self.groups
+        return _CONV_FNS[self.rank](
+            inputs, weight, bias, self.strides, padding, self.dilation_rate, groups
         )
-        if self._activation_fn is not None:
-            outputs = self._activation_fn(outputs)
-        if self.activity_regularizer is not None:
-            penalty = self.activity_regularizer(outputs)
-            batch = outputs.shape[0]
-            self._activity_loss = penalty / batch if batch else penalty * 0
-        return outputs
 
     # --- Keras weights, regularization, constraints ----------------------------------
 
@@ -439,3 +457,14 @@ class Conv2D(_Conv):
     """
 
     rank = 2
+
+
+class Conv3D(_Conv):
+    """Keras's 3D convolution on channels-first `(batch, channels, depth, height, width)` inputs.
+
+    Example:
+        >>> Conv3D(4, 3, padding="same")(torch.zeros(2, 3, 5, 6, 6)).shape
+        torch.Size([2, 4, 5, 6, 6])
+    """
+
+    rank = 3

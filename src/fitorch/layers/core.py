@@ -30,6 +30,7 @@ from torch.nn.modules.lazy import LazyModuleMixin
 from torch.nn.parameter import UninitializedParameter
 
 from fitorch import activations, constraints, initializers, regularizers
+from fitorch.layers.layer_api import LayerAPI
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "auto_name"]
 
@@ -40,8 +41,11 @@ _name_lock = threading.Lock()
 
 
 def _snake_case(name: str) -> str:
+    """Keras's `to_snake_case`: `"Conv2D"` -> `"conv2d"`, `"GlobalMaxPooling1D"` ->
+    `"global_max_pooling1d"` (a digit does not start a new word)."""
+    name = re.sub(r"\W+", "", name)
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def auto_name(prefix: str) -> str:
@@ -49,6 +53,8 @@ def auto_name(prefix: str) -> str:
 
     Example:
         >>> auto_name("MyBlock").startswith("my_block")
+        True
+        >>> auto_name("MaxPooling2D").startswith("max_pooling2d")
         True
     """
     prefix = _snake_case(prefix)
@@ -251,7 +257,7 @@ class _KernelOptions:
         self.bias_constraint = constraints.get(bias_constraint, arg_name="bias_constraint")
 
 
-class Dense(_KernelOptions, LazyModuleMixin, nn.Module):
+class Dense(LayerAPI, _KernelOptions, LazyModuleMixin, nn.Module):
     """Keras's densely-connected layer: `activation(inputs @ weight.T + bias)`.
 
     Applies to the last axis of inputs of any rank >= 2. The input size is
@@ -269,6 +275,8 @@ class Dense(_KernelOptions, LazyModuleMixin, nn.Module):
         >>> layer.weight.shape
         torch.Size([4, 7])
     """
+
+    supports_masking = True  # the input's Keras mask is handed on (Keras)
 
     weight: nn.Parameter
     bias: nn.Parameter | None
@@ -507,7 +515,7 @@ class Dense(_KernelOptions, LazyModuleMixin, nn.Module):
         )
 
 
-class Dropout(nn.Module):
+class Dropout(LayerAPI, nn.Module):
     """Keras's Dropout: zeroes inputs with probability `rate` in training mode, scaling
     the rest by `1 / (1 - rate)`; identity in eval mode (`module.eval()`).
 
@@ -522,6 +530,8 @@ class Dropout(nn.Module):
         >>> torch.equal(layer(x), x)
         True
     """
+
+    supports_masking = True  # the input's Keras mask is handed on (Keras)
 
     def __init__(
         self,
@@ -610,7 +620,7 @@ class Dropout(nn.Module):
         return f"name={self.name!r}, rate={self.rate}"
 
 
-class Flatten(nn.Module):
+class Flatten(LayerAPI, nn.Module):
     """Flatten every axis but the first: `(batch, ...)` -> `(batch, prod(...))`.
 
     Inputs are channels-first, so no transpose is needed to match the
@@ -642,13 +652,15 @@ class Flatten(nn.Module):
         return f"name={self.name!r}"
 
 
-class Activation(nn.Module):
+class Activation(LayerAPI, nn.Module):
     """Apply an activation function (a Keras name, a callable or None for linear).
 
     Example:
         >>> Activation("relu")(torch.tensor([-1.0, 2.0]))
         tensor([0., 2.])
     """
+
+    supports_masking = True  # the input's Keras mask is handed on (Keras)
 
     def __init__(self, activation: str | Callable[..., Any] | None, name: str | None = None):
         super().__init__()

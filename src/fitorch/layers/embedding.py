@@ -34,6 +34,7 @@ from fitorch.layers.core import (
     _resolve_name,
     _to_numpy,
 )
+from fitorch.layers.layer_api import LayerAPI
 
 __all__ = ["Embedding"]
 
@@ -47,7 +48,7 @@ def _positive(value: Any, name: str) -> int:
     return value
 
 
-class Embedding(nn.Module):
+class Embedding(LayerAPI, nn.Module):
     """Turn indices in `[0, input_dim)` into vectors of `output_dim` (Keras's arguments).
 
     The table is initialised with Keras's `"uniform"` (`RandomUniform(-0.05,

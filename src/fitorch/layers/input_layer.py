@@ -1,4 +1,9 @@
-"""`Input`: the shape (and optionally the static batch size) a model expects."""
+"""`Input` and `InputLayer`: the shape (and optionally the static batch size) a model expects.
+
+`Input(...)` returns a symbolic tensor (see `fitorch.functional`): the start of a
+functional model, or, as the first element of a `Sequential`, its input layer.
+`InputLayer` is the layer behind it (Keras's names for both).
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,20 @@ from typing import Any
 import torch
 from torch import nn
 
+from fitorch.layers.core import auto_name
+from fitorch.layers.layer_api import LayerAPI
 
-class Input(nn.Module):
-    """Declares the input shape (without the batch axis), as Keras's `Input`.
+
+class InputLayer(LayerAPI, nn.Module):
+    """Declares the input shape (without the batch axis), as Keras's `InputLayer`.
 
     As the first element of a `Sequential`, it lets the model create its
     parameters at once; `batch_size=N` fixes the batch size that `fit`,
-    `evaluate` and `predict` use.
+    `evaluate` and `predict` use. Usually made by `Input(...)`.
 
     Example:
-        >>> model = fitorch.Sequential([fitorch.Input(shape=(784,)), fitorch.layers.Dense(10)])
+        >>> model = fitorch.Sequential([fitorch.layers.InputLayer(shape=(784,)),
+        ...                             fitorch.layers.Dense(10)])
     """
 
     def __init__(self, shape: Sequence[int | None] | int, batch_size: int | None = None,
@@ -41,7 +50,12 @@ class Input(nn.Module):
         self.shape = tuple(shape)
         self.batch_size = batch_size
         self.dtype = _dtype(dtype)
-        self.name = name or "input_layer"
+        if name is not None and not isinstance(name, str):
+            raise ValueError(
+                f"`name` must be a string or None. Received: name={name!r} "
+                f"(of type {type(name).__name__})"
+            )
+        self.name = name or auto_name("input_layer")
 
     def forward(self, x: Any) -> Any:
         return x
@@ -54,6 +68,25 @@ class Input(nn.Module):
     def get_config(self) -> dict[str, Any]:
         return {"shape": list(self.shape), "batch_size": self.batch_size,
                 "dtype": str(self.dtype).replace("torch.", ""), "name": self.name}
+
+
+def Input(shape: Sequence[int | None] | int, batch_size: int | None = None,
+          dtype: torch.dtype | str | None = None, name: str | None = None) -> Any:
+    """A symbolic tensor of `shape` (without the batch axis), as Keras's `Input`.
+
+    Call layers (any `nn.Module`) on it to build a functional model with
+    `ft.Model(inputs, outputs)`; or put it first in a `Sequential`, where it is the
+    model's `InputLayer`. `batch_size=N` fixes the batch size of `fit`, `evaluate` and
+    `predict`. `name` is the key of this input when data is passed as a dict.
+
+    Example:
+        >>> inputs = ft.Input(shape=(784,))
+        >>> outputs = ft.layers.Dense(10)(ft.layers.Dense(64, activation="relu")(inputs))
+        >>> model = ft.Model(inputs, outputs)
+    """
+    from fitorch.functional.symbolic import input_tensor
+
+    return input_tensor(InputLayer(shape, batch_size=batch_size, dtype=dtype, name=name))
 
 
 def _dtype(dtype: torch.dtype | str | None) -> torch.dtype:

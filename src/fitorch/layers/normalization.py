@@ -42,6 +42,7 @@ from fitorch.layers.core import (
     _resolve_name,
     _to_numpy,
 )
+from fitorch.layers.layer_api import LayerAPI
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
 
@@ -71,7 +72,7 @@ def _check_float(value: Any, name: str, low: float, high: float | None = None) -
     return float(value)
 
 
-class BatchNormalization(LazyModuleMixin, nn.Module):
+class BatchNormalization(LayerAPI, LazyModuleMixin, nn.Module):
     """Keras's batch normalization, over `axis` (default 1: channels-first).
 
     In training mode (`module.train()`, i.e. inside `fit`'s train step) the batch
@@ -86,6 +87,8 @@ class BatchNormalization(LazyModuleMixin, nn.Module):
         >>> bn.running_mean  # 0 * 0.9 + batch mean * 0.1
         tensor([0.1000, 0.3000])
     """
+
+    supports_masking = True  # the input's Keras mask is handed on (Keras)
 
     weight: nn.Parameter | None
     bias: nn.Parameter | None
@@ -362,7 +365,7 @@ class BatchNormalization(LazyModuleMixin, nn.Module):
         )
 
 
-class LayerNormalization(LazyModuleMixin, nn.Module):
+class LayerNormalization(LayerAPI, LazyModuleMixin, nn.Module):
     """Keras's layer normalization over `axis` (an int or a list of ints; default -1).
 
     Each sample is normalised over the given axes with its mean and biased
@@ -375,6 +378,8 @@ class LayerNormalization(LazyModuleMixin, nn.Module):
         >>> torch.allclose(out.mean(), torch.tensor(0.0), atol=1e-6)
         True
     """
+
+    supports_masking = True  # the input's Keras mask is handed on (Keras)
 
     weight: nn.Parameter | None
     bias: nn.Parameter | None

@@ -30,23 +30,29 @@ from fitorch.layers.conv import (
     standardize_tuple,
 )
 from fitorch.layers.core import _NoWeights, _resolve_name
+from fitorch.layers.layer_api import LayerAPI
+from fitorch.layers.layout import channels_last_hint, warn_if_channels_last
 
 __all__ = [
     "AveragePooling1D",
     "AveragePooling2D",
+    "AveragePooling3D",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
     "MaxPooling1D",
     "MaxPooling2D",
+    "MaxPooling3D",
 ]
 
-_MAX_POOL: dict[int, Callable[..., Tensor]] = {1: F.max_pool1d, 2: F.max_pool2d}
-_AVG_POOL: dict[int, Callable[..., Tensor]] = {1: F.avg_pool1d, 2: F.avg_pool2d}
+_MAX_POOL: dict[int, Callable[..., Tensor]] = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+_AVG_POOL: dict[int, Callable[..., Tensor]] = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 
 
-class _Pooling(_NoWeights, nn.Module):
+class _Pooling(LayerAPI, _NoWeights, nn.Module):
     """Shared body of the max / average pooling layers (`rank` spatial axes)."""
 
     rank = 0
@@ -69,6 +75,7 @@ class _Pooling(_NoWeights, nn.Module):
         self.pool_size = pool
         self.strides = stride
         self.padding = pad_mode
+        self._layout_checked = False
 
     def _pads(self, spatial: Sequence[int]) -> list[tuple[int, int]]:
         return [same_padding(n, k, s) for n, k, s in zip(spatial, self.pool_size, self.strides)]
@@ -80,12 +87,16 @@ class _Pooling(_NoWeights, nn.Module):
                 f"{self.rank + 2} (batch, channels, *spatial). "
                 f"Received: inputs.shape={tuple(inputs.shape)} (of type {type(inputs).__name__})"
             )
+        if not self._layout_checked:  # once: a check per batch would cost every step
+            self._layout_checked = True
+            warn_if_channels_last(self.name, tuple(inputs.shape))
         spatial = tuple(inputs.shape[2:])
         if self.padding == "valid":
             if any(n < k for n, k in zip(spatial, self.pool_size)):
                 raise ValueError(
                     f'Input of layer "{self.name}" is smaller than its pool size '
-                    f'{self.pool_size} with padding="valid": the output would be empty. '
+                    f'{self.pool_size} with padding="valid": the output would be empty.'
+                    f"{channels_last_hint(inputs.shape)} "
                     f"Received: inputs.shape={tuple(inputs.shape)} "
                     f"(of type {type(inputs).__name__})"
                 )
@@ -187,7 +198,7 @@ class AveragePooling2D(_Pooling):
     rank, mode = 2, "average"
 
 
-class _GlobalPooling(_NoWeights, nn.Module):
+class _GlobalPooling(LayerAPI, _NoWeights, nn.Module):
     rank = 0
     mode = ""
 
@@ -199,6 +210,7 @@ class _GlobalPooling(_NoWeights, nn.Module):
         self.name = _resolve_name(name, type(self))
         self.keepdims = bool(keepdims)
         self._dims = tuple(range(2, self.rank + 2))
+        self._layout_checked = False
 
     def forward(self, inputs: Tensor) -> Tensor:
         if inputs.ndim != self.rank + 2:
@@ -207,6 +219,9 @@ class _GlobalPooling(_NoWeights, nn.Module):
                 f"{self.rank + 2} (batch, channels, *spatial). "
                 f"Received: inputs.shape={tuple(inputs.shape)} (of type {type(inputs).__name__})"
             )
+        if not self._layout_checked:  # once: a check per batch would cost every step
+            self._layout_checked = True
+            warn_if_channels_last(self.name, tuple(inputs.shape))
         if self.mode == "max":
             return inputs.amax(dim=self._dims, keepdim=self.keepdims)
         return inputs.mean(dim=self._dims, keepdim=self.keepdims)
@@ -267,3 +282,47 @@ class GlobalMaxPooling2D(_GlobalPooling):
     """
 
     rank, mode = 2, "max"
+
+
+class MaxPooling3D(_Pooling):
+    """Max over `pool_size` windows of `(batch, channels, depth, height, width)` inputs.
+
+    Example:
+        >>> MaxPooling3D()(torch.zeros(1, 2, 4, 4, 4)).shape
+        torch.Size([1, 2, 2, 2, 2])
+    """
+
+    rank, mode = 3, "max"
+
+
+class AveragePooling3D(_Pooling):
+    """Mean over `pool_size` windows of `(batch, channels, depth, height, width)` inputs.
+
+    Example:
+        >>> AveragePooling3D(2, padding="same")(torch.ones(1, 1, 3, 3, 3)).shape
+        torch.Size([1, 1, 2, 2, 2])
+    """
+
+    rank, mode = 3, "average"
+
+
+class GlobalAveragePooling3D(_GlobalPooling):
+    """Mean over depth, height and width: `(batch, channels, d, h, w)` -> `(batch, channels)`.
+
+    Example:
+        >>> GlobalAveragePooling3D(keepdims=True)(torch.zeros(2, 3, 4, 4, 4)).shape
+        torch.Size([2, 3, 1, 1, 1])
+    """
+
+    rank, mode = 3, "average"
+
+
+class GlobalMaxPooling3D(_GlobalPooling):
+    """Max over depth, height and width: `(batch, channels, d, h, w)` -> `(batch, channels)`.
+
+    Example:
+        >>> GlobalMaxPooling3D()(torch.zeros(2, 3, 4, 4, 4)).shape
+        torch.Size([2, 3])
+    """
+
+    rank, mode = 3, "max"

@@ -1,4 +1,4 @@
-"""Keras's `LSTM` and `GRU` on batch-first `(batch, time, features)` inputs.
+"""Keras's `LSTM`, `GRU` and `SimpleRNN` on batch-first `(batch, time, features)` inputs.
 
 Parameters are kept in PyTorch's layout so that torch's fused RNN kernels
 (cuDNN on GPU) run them: `weight_ih` `(gates * units, features)`, `weight_hh`
@@ -49,8 +49,9 @@ from fitorch.layers.core import (
     _resolve_name,
     _to_numpy,
 )
+from fitorch.layers.layer_api import LayerAPI
 
-__all__ = ["GRU", "LSTM"]
+__all__ = ["GRU", "LSTM", "SimpleRNN"]
 
 _States = list[Tensor]
 
@@ -64,7 +65,7 @@ def _rate(value: Any, name: str) -> float:
     return min(1.0, max(0.0, float(value)))  # Keras clips it
 
 
-class _RNN(LazyModuleMixin, nn.Module):
+class _RNN(LayerAPI, LazyModuleMixin, nn.Module):
     """Shared body of `LSTM` and `GRU`: building, masks, dropout, the two code paths."""
 
     _gates = 0
@@ -725,5 +726,87 @@ class GRU(_RNN):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> GRU:
+        """Create a layer from `get_config()`'s output."""
+        return cls(**config)
+
+
+class SimpleRNN(_RNN):
+    """Keras's fully-connected RNN, `h = activation(x @ kernel + h @ recurrent_kernel + bias)`,
+    on `(batch, time, features)` inputs.
+
+    The fused kernel (torch's `RNN`, cuDNN on GPU) runs for `activation="tanh"` or
+    `"relu"` without a mask or recurrent dropout; otherwise the step loop. Call with
+    `initial_state=h` and/or `mask=` `(batch, time)`.
+
+    Example:
+        >>> layer = SimpleRNN(4, return_sequences=True)
+        >>> layer(torch.zeros(2, 7, 3)).shape
+        torch.Size([2, 7, 4])
+        >>> [w.shape for w in layer.get_keras_weights()]
+        [(3, 4), (4, 4), (4,)]
+    """
+
+    _gates = 1
+    _n_states = 1
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | Callable[..., Any] | None = "tanh",
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        seed: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(
+            units, activation, None, use_bias, kernel_initializer,
+            recurrent_initializer, bias_initializer, kernel_regularizer, recurrent_regularizer,
+            bias_regularizer, activity_regularizer, kernel_constraint, recurrent_constraint,
+            bias_constraint, dropout, recurrent_dropout, seed, return_sequences, return_state,
+            go_backwards, stateful, unroll, "auto", name,
+        )
+
+    def _fusable(self) -> bool:
+        return self.activation in (activations.tanh, activations.relu)
+
+    def _fused(self, x: Tensor, states: _States) -> tuple[Tensor, _States]:
+        weights: list[Tensor] = [self.weight_ih, self.weight_hh]
+        if self.bias is not None:
+            weights += [self.bias, torch.zeros_like(self.bias)]  # Keras has one bias
+        kernel = _VF.rnn_tanh if self.activation is activations.tanh else _VF.rnn_relu
+        outputs, h = kernel(x, states[0].unsqueeze(0), weights, self.bias is not None, 1, 0.0,
+                            self.training, False, True)
+        return outputs, [h[0]]
+
+    def _step(
+        self, xw: Tensor, states: _States, rec_masks: list[Tensor] | None
+    ) -> tuple[Tensor, _States]:
+        (h,) = states
+        h = self.activation(xw + self._recurrent(h, slice(None), rec_masks, range(1)))
+        return h, [h]
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        del config["recurrent_activation"], config["use_cudnn"]
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> SimpleRNN:
         """Create a layer from `get_config()`'s output."""
         return cls(**config)

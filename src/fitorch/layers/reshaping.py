@@ -16,11 +16,12 @@ from typing import Any
 from torch import Tensor, nn
 
 from fitorch.layers.core import _NoWeights, _resolve_name
+from fitorch.layers.layer_api import LayerAPI
 
 __all__ = ["Reshape"]
 
 
-class Reshape(_NoWeights, nn.Module):
+class Reshape(LayerAPI, _NoWeights, nn.Module):
     """Reshape `(batch, *in_shape)` inputs to `(batch, *target_shape)`.
 
     `target_shape` leaves out the batch axis and may hold one `-1`, inferred

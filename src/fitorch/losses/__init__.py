@@ -62,6 +62,7 @@ from fitorch.losses.regression import (
     mean_squared_logarithmic_error,
     poisson,
 )
+from fitorch.losses.torch_losses import TorchLoss
 
 __all__ = [
     "BinaryCrossentropy",
@@ -80,6 +81,7 @@ __all__ = [
     "Poisson",
     "SparseCategoricalCrossentropy",
     "SquaredHinge",
+    "TorchLoss",
     "binary_crossentropy",
     "categorical_crossentropy",
     "cosine_similarity",

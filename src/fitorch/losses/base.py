@@ -63,7 +63,12 @@ class Loss:
     def __call__(
         self, y_true: TensorLike, y_pred: TensorLike, sample_weight: TensorLike | None = None
     ) -> torch.Tensor:
-        """Return the loss reduced with `self.reduction` (per-sample values for "none")."""
+        """Return the loss reduced with `self.reduction` (per-sample values for "none").
+
+        A Keras mask on `y_pred` (`_keras_mask`, from `Embedding(mask_zero=True)` or
+        `Masking` through the layers after them) leaves the masked time steps out, as Keras.
+        """
+        keras_mask = getattr(y_pred, "_keras_mask", None)
         pred = _as_pred(y_pred)
         if pred.dtype in _LOW_PRECISION:
             pred = pred.float()
@@ -73,11 +78,24 @@ class Loss:
         elif true.device != pred.device:
             true = true.to(pred.device)
 
-        if sample_weight is None and self.reduction in _MEAN_REDUCTIONS and pred.numel():
+        if sample_weight is None and keras_mask is None and self.reduction in _MEAN_REDUCTIONS \
+                and pred.numel():
             fast = self._fast_mean(true, pred)
             if fast is not None:
                 return fast
         values, mask = self._values_and_mask(true, pred)
+        if keras_mask is not None and tuple(keras_mask.shape) == tuple(values.shape):
+            mask = keras_mask if mask is None else mask & keras_mask.to(torch.bool)
+        if sample_weight is not None and values.dim() == 0 and pred.dim() > 1:
+            # Scaling the batch's loss by the mean weight would weight nothing per sample.
+            raise ValueError(
+                f"The loss {self.name!r} returns one value for the whole batch, so sample or "
+                "class weights cannot weight each sample's loss. Make it return one value "
+                "per sample (for a torch loss: give it a `reduction` argument, torch's "
+                "convention), or drop `sample_weight` / `class_weight`. "
+                f"Received: a loss value of shape {tuple(values.shape)} for targets of "
+                f"shape {tuple(true.shape)}"
+            )
         return reduce_weighted_values(values, sample_weight, mask, self.reduction)
 
     def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:

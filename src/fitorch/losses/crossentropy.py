@@ -302,6 +302,44 @@ _FAST_MEAN.update(
 _MASKS[sparse_categorical_crossentropy] = _ignore_class_mask
 
 
+def warn_if_logits(loss: Any, y_pred: Any) -> None:
+    """Warn once when a probability crossentropy (`from_logits=False`) is given outputs that
+    are clearly logits (values outside [0, 1]): it would train to chance without a word.
+
+    Example:
+        >>> warn_if_logits(SparseCategoricalCrossentropy(), torch.tensor([[2.0, -1.0]]))
+        ... # UserWarning: ... pass `from_logits=True` ...
+    """
+    if not isinstance(loss, LossFunctionWrapper) or not isinstance(y_pred, torch.Tensor):
+        return
+    fn = getattr(loss, "fn", None)
+    if fn not in _PROBABILITY_LOSSES or loss._fn_kwargs.get("from_logits", False):
+        return
+    if not y_pred.is_floating_point() or not y_pred.numel():
+        return
+    with torch.no_grad():
+        low, high = torch.aminmax(y_pred.detach())
+    low_value, high_value = float(low), float(high)  # sync: once, on the first batch
+    if low_value >= 0.0 and high_value <= 1.0:
+        return
+    cls = _PROBABILITY_LOSSES[fn]
+    warnings.warn(
+        f"The loss {loss.name!r} expects probabilities (from_logits=False), but the model's "
+        f"outputs look like logits: they range over [{low_value:.3g}, {high_value:.3g}], "
+        f"outside [0, 1]. Training this way does not learn. Use "
+        f"`loss=fitorch.losses.{cls}(from_logits=True)`, or end the model with a "
+        f"{'sigmoid' if cls == 'BinaryCrossentropy' else 'softmax'} activation.",
+        stacklevel=2,
+    )
+
+
+_PROBABILITY_LOSSES = {
+    binary_crossentropy: "BinaryCrossentropy",
+    categorical_crossentropy: "CategoricalCrossentropy",
+    sparse_categorical_crossentropy: "SparseCategoricalCrossentropy",
+}
+
+
 # ----------------------------------------------------------------------------- classes
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from fitorch.losses._utils import _to_snake_case, _type_name
+from fitorch.losses._utils import _type_name
 from fitorch.losses.base import Loss, LossFunctionWrapper
 from fitorch.losses.crossentropy import (
     BinaryCrossentropy,
@@ -18,7 +18,6 @@ from fitorch.losses.crossentropy import (
     sparse_categorical_crossentropy,
 )
 from fitorch.losses.hinges import Hinge, SquaredHinge, hinge, squared_hinge
-from fitorch.losses.reduction import squeeze_or_expand_to_same_rank
 from fitorch.losses.regression import (
     CosineSimilarity,
     Huber,
@@ -39,6 +38,7 @@ from fitorch.losses.regression import (
     mean_squared_logarithmic_error,
     poisson,
 )
+from fitorch.losses.torch_losses import TorchLoss, is_torch_loss
 
 _CLASSES: dict[str, type[Loss]] = {
     cls.__name__: cls
@@ -105,30 +105,6 @@ def _valid_names() -> list[str]:
     return sorted([*_FUNCTIONS, *_CLASSES], key=str.lower)
 
 
-class _TorchLossWrapper(LossFunctionWrapper):
-    """A `torch.nn` loss module as a Loss: called as `module(y_pred, y_true)`."""
-
-    # Class-index targets (e.g. for nn.CrossEntropyLoss) must stay integers.
-    _cast_y_true = False
-
-    def __init__(
-        self,
-        fn: torch.nn.Module,
-        reduction: str | None = "sum_over_batch_size",
-        name: str | None = None,
-    ):
-        super().__init__(fn, reduction=reduction, name=name or _to_snake_case(type(fn).__name__))
-
-    def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
-        # Integer targets shaped like y_pred are values (MSELoss, BCEWithLogitsLoss, ...),
-        # not class indices, so they get y_pred's dtype like every Keras loss.
-        if y_true.is_floating_point() or y_true.shape == y_pred.shape:
-            y_true = y_true.to(y_pred.dtype)
-        # torch.nn losses take (input, target); Keras losses take (y_true, y_pred).
-        return self.fn(y_pred, y_true)
-
-
 def get(identifier: str | dict[str, Any] | Loss | Callable[..., Any]) -> Loss:
     """Resolve a loss identifier to a :class:`Loss`, as `keras.losses.get` + `compile` do.
 
@@ -137,7 +113,9 @@ def get(identifier: str | dict[str, Any] | Loss | Callable[..., Any]) -> Loss:
       (`"MeanSquaredError"`) gives that class with its default name;
     * a dict `{"class_name": ..., "config": {...}}` builds that class from its config;
     * a :class:`Loss` is returned as is, a :class:`Loss` subclass is instantiated;
-    * a `torch.nn` loss module (or class) is wrapped, calling it as `module(y_pred, y_true)`;
+    * a `torch.nn` loss module (or class, or any `nn.Module`) and a `torch.nn.functional`
+      loss are called in torch's order `module(y_pred, y_true)`, with per-sample weights
+      (see :class:`~fitorch.losses.torch_losses.TorchLoss`);
     * any other callable `fn(y_true, y_pred)` is wrapped in :class:`LossFunctionWrapper`.
 
     Example:
@@ -163,10 +141,10 @@ def get(identifier: str | dict[str, Any] | Loss | Callable[..., Any]) -> Loss:
     if isinstance(identifier, type):
         if issubclass(identifier, Loss):
             return identifier()
-        if issubclass(identifier, torch.nn.modules.loss._Loss):
-            return _TorchLossWrapper(identifier())
-    elif isinstance(identifier, torch.nn.modules.loss._Loss):
-        return _TorchLossWrapper(identifier)
+        if issubclass(identifier, torch.nn.Module):
+            return TorchLoss(identifier())
+    elif is_torch_loss(identifier):
+        return TorchLoss(identifier)
     elif callable(identifier):
         return LossFunctionWrapper(identifier)
     raise TypeError(

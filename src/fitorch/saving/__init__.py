@@ -40,7 +40,7 @@ from fitorch.saving.keras_h5 import load_keras_h5, save_keras_h5
 from fitorch.saving.safe_torch import load_torch_state, save_torch_state
 from fitorch.saving.safetensors_io import read_safetensors, write_safetensors
 from fitorch.saving.serialization import compile_kwargs
-from fitorch.saving.state import load_state, state_tensors
+from fitorch.saving.state import load_state, portable_state
 
 __all__ = ["load_model", "load_weights", "save_model", "save_weights"]
 
@@ -56,8 +56,8 @@ def _path(filepath: Any) -> str:
     )
 
 
-def save_weights(model: nn.Module, filepath: str | os.PathLike[str], overwrite: bool = True
-                 ) -> None:
+def save_weights(model: nn.Module, filepath: str | os.PathLike[str], overwrite: bool = True,
+                 data_format: str = "channels_last") -> None:
     """Write the model's weights in the format the suffix names (atomically).
 
     Example:
@@ -69,14 +69,14 @@ def save_weights(model: nn.Module, filepath: str | os.PathLike[str], overwrite: 
     fmt = formats.format_for_suffix(path)
     # Collect (and check) everything before the temporary file exists.
     if fmt == formats.SAFETENSORS:
-        tensors = state_tensors(model)
+        tensors = portable_state(model)
         with atomic_path(path) as tmp:
             write_safetensors(tensors, tmp, {"format": "pt"})
     elif fmt in (formats.KERAS_H5, formats.LEGACY_H5):
         with atomic_path(path) as tmp:
-            save_keras_h5(model, tmp, legacy=fmt == formats.LEGACY_H5)
+            save_keras_h5(model, tmp, legacy=fmt == formats.LEGACY_H5, data_format=data_format)
     elif fmt == formats.TORCH:
-        tensors = state_tensors(model)
+        tensors = portable_state(model)
         with atomic_path(path) as tmp:
             save_torch_state(tensors, tmp)
     else:
@@ -100,7 +100,8 @@ def save_model(model: nn.Module, filepath: str | os.PathLike[str], overwrite: bo
         write_fitorch_file(model, tmp, kind="model")
 
 
-def load_weights(model: nn.Module, filepath: str | os.PathLike[str]) -> None:
+def load_weights(model: nn.Module, filepath: str | os.PathLike[str],
+                 data_format: str | None = None) -> None:
     """Load weights from any format fitorch writes (and Keras's HDF5, torch state_dicts).
 
     Example:
@@ -113,12 +114,18 @@ def load_weights(model: nn.Module, filepath: str | os.PathLike[str]) -> None:
     elif fmt == formats.TORCH:
         load_state(model, load_torch_state(path), path)
     elif fmt == formats.KERAS_H5:
-        load_keras_h5(model, path)
+        load_keras_h5(model, path, data_format=data_format)
     elif fmt == formats.KERAS_ARCHIVE:
-        load_keras_h5(model, path, member=formats.KERAS_WEIGHTS_MEMBER)
+        load_keras_h5(model, path, member=formats.KERAS_WEIGHTS_MEMBER, data_format=data_format)
     else:
-        _, weights, _ = read_fitorch_file(path)
+        doc, weights, optimizer_tensors = read_fitorch_file(path)
         load_state(model, weights, path)
+        # A compiled model also gets the optimizer state a `.fitorch` file holds (for models
+        # whose compile() arguments could not be stored: compile again, then load_weights).
+        state = doc.get("optimizer_state")
+        if state is not None and getattr(model, "compiled", False) \
+                and getattr(model, "_optimizer_spec", None) is not None:
+            _restore_optimizer(model, decode(state, optimizer_tensors), path)
 
 
 def _rebuild(doc: dict[str, Any], path: str) -> nn.Module:
@@ -128,16 +135,17 @@ def _rebuild(doc: dict[str, Any], path: str) -> nn.Module:
             f"them into: `ft.load_model({path!r}, model=...)`. Received: model=None"
         )
     config = doc.get("config")
-    if not isinstance(config, dict) or config.get("class_name") != "Sequential":
+    if not isinstance(config, dict) or config.get("class_name") not in ("Sequential",
+                                                                        "Functional"):
         raise ValueError(
             f"{path!r} holds the weights of a {doc.get('model_class', 'model')!r} model but not "
-            "its architecture (only a Sequential of fitorch layers can be rebuilt from a "
-            "file). Create the model in code and pass it: "
+            "its architecture (only Sequential and functional models of fitorch layers can be "
+            "rebuilt from a file). Create the model in code and pass it: "
             f"`ft.load_model({path!r}, model=MyModel(...))`. Received: model=None"
         )
-    from fitorch.sequential import Sequential
+    from fitorch.saving.serialization import model_from_config
 
-    return Sequential.from_config(config["config"])
+    return model_from_config(config)
 
 
 def load_model(filepath: str | os.PathLike[str], model: nn.Module | None = None,
@@ -185,6 +193,10 @@ def load_model(filepath: str | os.PathLike[str], model: nn.Module | None = None,
             model.compile(**compile_kwargs(config, model))
             if decoded is not None:
                 _restore_optimizer(model, decoded, path)
+            if doc.get("step_state"):
+                from fitorch.step import load_step_state
+
+                load_step_state(model, decode(doc["step_state"], optimizer_tensors))
         except BaseException:
             with torch.no_grad():  # leave a caller's model as it was
                 current = model.state_dict()

@@ -81,10 +81,15 @@ def write_fitorch_file(model: nn.Module, filepath: str, kind: str = "model") -> 
         except NotSerializable as e:
             warnings.warn(
                 f"The compile() arguments of this model cannot be stored ({e}); the model is "
-                "saved without them, and `ft.load_model` returns it uncompiled: compile it "
-                "again after loading.", stacklevel=3)
-        if doc["compile_config"] is not None:
+                "saved without them, and `ft.load_model` returns it uncompiled. To continue "
+                "training, compile it again as before, then `model.load_weights(path)` "
+                "restores the weights and the optimizer state.", stacklevel=3)
+        if getattr(model, "compiled", False):
             doc["optimizer_state"], optimizer_tensors = _optimizer_state(model)
+            if doc["optimizer_state"] is not None:  # the loss scaler of "16-mixed"
+                from fitorch.step import step_state
+
+                doc["step_state"] = encode(step_state(model), optimizer_tensors, "step")
     with zipfile.ZipFile(filepath, "w", compression=zipfile.ZIP_STORED) as zf:
         _write_member(zf, FITORCH_MEMBER, json.dumps(doc, indent=1).encode("utf8"))
         _write_member(zf, WEIGHTS_MEMBER, safetensors_bytes(weights, {"format": "pt"}))

@@ -41,6 +41,13 @@ from torch import nn
 
 from fitorch.saving.errors import FileFormatError
 from fitorch.saving.formats import read_member
+from fitorch.saving.keras_layout import (
+    check_data_format,
+    dense_after_flatten,
+    recorded_data_format,
+    rows_to_channels_first,
+    rows_to_channels_last,
+)
 
 __all__ = ["keras_entries", "load_keras_h5", "save_keras_h5"]
 
@@ -79,9 +86,11 @@ def _layer_name(module: nn.Module, fallback: str) -> str:
 
 
 def _sequence_layers(module: nn.Module) -> list[nn.Module] | None:
+    from fitorch.functional.functional_model import Functional
     from fitorch.sequential import Sequential
 
-    if isinstance(module, Sequential):
+    if isinstance(module, (Sequential, Functional)):
+        # A functional model's layers start with its `InputLayer`s, as in Keras's files.
         return module.layers
     if isinstance(module, nn.Sequential):
         return list(module)
@@ -103,7 +112,8 @@ def keras_entries(model: nn.Module, sort_attrs: bool = True) -> list[Entry]:
 def _walk(module: nn.Module, prefix: str, out: list[Entry], sort_attrs: bool) -> None:
     from fitorch.model import Model
 
-    if callable(getattr(module, "get_keras_weights", None)):
+    if callable(getattr(module, "get_keras_weights", None)) and not getattr(
+            module, "keras_sublayers", False):  # Bidirectional: one group per direction
         out.append((prefix, module))
         return
     layers = _sequence_layers(module)
@@ -169,11 +179,20 @@ def _shapes(arrays: Sequence[np.ndarray]) -> str:
 
 
 # ------------------------------------------------------------------- writing
-def save_keras_h5(model: nn.Module, filepath: str, legacy: bool = False) -> None:
-    """Write `model`'s weights in Keras 3's `.weights.h5` layout (or the legacy `.h5` one)."""
+def save_keras_h5(model: nn.Module, filepath: str, legacy: bool = False,
+                  data_format: str = "channels_last") -> None:
+    """Write `model`'s weights in Keras 3's `.weights.h5` layout (or the legacy `.h5` one),
+    for a Keras model of `data_format` (a Dense after a Flatten is permuted to match)."""
     entries = keras_entries(model, sort_attrs=not legacy)
-    weights = {path: (layer.get_keras_weights() if _has_tensors(layer) else [])  # type: ignore[operator]
-               for path, layer in entries}
+    flattened = (dense_after_flatten(model)
+                 if check_data_format(data_format) == "channels_last" else {})
+    weights = {}
+    for path, layer in entries:
+        arrays = layer.get_keras_weights() if _has_tensors(layer) else []  # type: ignore[operator]
+        shape = flattened.get(id(layer))
+        if shape is not None and arrays and arrays[0].shape[0] == math.prod(shape):
+            arrays = [rows_to_channels_last(arrays[0], shape), *arrays[1:]]
+        weights[path] = arrays
     with h5py.File(filepath, "w") as f:
         if legacy:
             _write_legacy(f, entries, weights)
@@ -346,19 +365,30 @@ def weight_budget(model: nn.Module) -> int:
     return 2 * total + (1 << 20)
 
 
-def load_keras_h5(model: nn.Module, filepath: str, member: str | None = None) -> None:
+def load_keras_h5(model: nn.Module, filepath: str, member: str | None = None,
+                  data_format: str | None = None) -> None:
     """Load a Keras HDF5 weights file (either layout) into `model`, all or nothing.
 
     With `member`, `filepath` is a `.keras` zip archive and `member` its HDF5 entry.
+    `data_format` is that of the Keras model that wrote the file (None: what the file
+    records, else Keras's default, channels-last): the kernel of a Dense after a Flatten
+    is permuted to fitorch's channels-first order (`keras_layout`).
     """
     budget = weight_budget(model)
+    recorded = None
     try:
         if member is not None:
             with zipfile.ZipFile(filepath) as archive:
                 f = h5py.File(io.BytesIO(read_member(archive, member, filepath,
                                                      limit=budget + (16 << 20))), "r")
+                if "config.json" in archive.namelist():
+                    recorded = recorded_data_format(
+                        read_member(archive, "config.json", filepath))
         else:
             f = h5py.File(filepath, "r")
+            config = f.attrs.get("model_config")
+            recorded = recorded_data_format(config if isinstance(config, (str, bytes))
+                                            else None)
     except FileFormatError:
         raise
     except (OSError, zipfile.BadZipFile, KeyError) as e:
@@ -379,6 +409,13 @@ def load_keras_h5(model: nn.Module, filepath: str, member: str | None = None) ->
             raise FileFormatError(filepath, (
                 f"Could not read {filepath!r}: the file is truncated or corrupted. "
                 f"Received: filepath={filepath!r} ({type(e).__name__}: {e})")) from None
+    flattened = (dense_after_flatten(model)
+                 if check_data_format(data_format, recorded) == "channels_last" else {})
+    for i, (path, layer, where, arrays) in enumerate(plan):
+        shape = flattened.get(id(layer))
+        if shape is not None and arrays and arrays[0].shape[0] == math.prod(shape):
+            plan[i] = (path, layer, where,
+                       [rows_to_channels_first(arrays[0], shape), *arrays[1:]])
     _apply(model, plan, filepath)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-__all__ = ["load_state", "state_tensors"]
+__all__ = ["load_state", "portable_state", "state_tensors"]
 
 _SHOW = 8  # keys listed in an error message
 
@@ -38,6 +38,22 @@ def state_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
             f"Received: a model with uninitialized weights {_listing(unbuilt)}"
         )
     return {k: v.detach() for k, v in state.items()}
+
+
+def portable_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """`state_tensors`, with the keys of the wrapped module for `Model(module)`: a file that
+    `module.load_state_dict(...)` takes in plain torch (loading accepts both spellings).
+
+    Example:
+        >>> ft.Model(net).save_weights("w.safetensors")
+        >>> net.load_state_dict(safetensors.torch.load_file("w.safetensors"))
+    """
+    tensors = state_tensors(model)
+    wrapped = getattr(model, "module", None)
+    if isinstance(wrapped, nn.Module) and tensors and all(k.startswith("module.")
+                                                          for k in tensors):
+        return {k[len("module."):]: v for k, v in tensors.items()}
+    return tensors
 
 
 def _owner(model: nn.Module, key: str) -> str:
