@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import types
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ from torch import nn
 
 from fitorch import nest
 from fitorch.device import model_device
+from fitorch.dynamo_cleanup import release_code
 from fitorch.optimizers import KerasOptimizer
 
 if TYPE_CHECKING:
@@ -98,6 +100,9 @@ def compile_for(owner: Any, fn: Callable[..., Any], **options: Any) -> Callable[
     """
     code = fn.__code__.replace()  # an equal but distinct code object
     own = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    # Dynamo's cache entries on the code object keep themselves alive (and the graphs
+    # they hold, ~1.5 MiB per model): free them when the owner is collected.
+    weakref.finalize(owner, release_code, code)
     return torch.compile(types.MethodType(own, owner), **options)
 
 

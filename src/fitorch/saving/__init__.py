@@ -33,6 +33,7 @@ from torch import nn
 
 from fitorch.saving import formats
 from fitorch.saving.atomic import atomic_path, check_overwrite
+from fitorch.saving.budget import check_config_sizes, materialize_budget
 from fitorch.saving.codec import decode
 from fitorch.saving.fitorch_file import read_fitorch_file, write_fitorch_file
 from fitorch.saving.keras_h5 import load_keras_h5, save_keras_h5
@@ -179,7 +180,9 @@ def load_model(filepath: str | os.PathLike[str], model: nn.Module | None = None,
     optimizer_state = doc.get("optimizer_state")
     decoded = decode(optimizer_state, optimizer_tensors) if optimizer_state is not None else None
     if model is None:
-        model = _rebuild(doc, path)
+        check_config_sizes(doc.get("config"), weights, path)  # before allocating anything
+        with materialize_budget(weights, path):
+            model = _rebuild(doc, path)
     before = {k: v.detach().clone() for k, v in model.state_dict().items()
               if not isinstance(v, (nn.parameter.UninitializedParameter,
                                     nn.parameter.UninitializedBuffer))}

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from fitorch.saving.errors import FileFormatError
 from fitorch.saving.formats import read_member
 from fitorch.saving.keras_layout import (
     check_data_format,
@@ -257,9 +258,12 @@ def _write_string_attr(group: h5py.Group, name: str, values: list[str]) -> None:
 class _Reader:
     """Safe access to an HDF5 file: no links, no external or virtual data, no size bombs."""
 
-    def __init__(self, f: h5py.File, source: str) -> None:
+    def __init__(self, f: h5py.File, source: str, budget: int | None = None) -> None:
         self.f = f
         self.source = source
+        # Bytes of array data still allowed (see `weight_budget`): arrays are read only
+        # within it, so a small file declaring huge datasets allocates nothing.
+        self.budget = budget
 
     def get(self, path: str) -> Any:
         node: Any = self.f
@@ -298,7 +302,19 @@ class _Reader:
                 f"Refusing to read {self.source!r}: the array at {where!r} declares {declared} "
                 "bytes but stores almost nothing (a decompression bomb)."
             )
+        if self.budget is not None:
+            self.budget -= declared
+            if self.budget < 0:
+                raise FileFormatError(self.source, (
+                    f"Refusing to read {self.source!r}: its arrays declare more data than the "
+                    f"model's weights could use (the array at {where!r} has shape "
+                    f"{tuple(ds.shape)}, {declared} bytes). The file was saved from a "
+                    f"different model, or is damaged. Received: filepath={self.source!r}"))
         return np.asarray(ds[()])
+
+    def shapes(self, group: h5py.Group) -> str:
+        """The shapes of a `vars` group's arrays, without reading them (for messages)."""
+        return "[" + ", ".join(str(tuple(getattr(group[k], "shape", ()))) for k in group) + "]"
 
     def vars_arrays(self, group: h5py.Group, where: str) -> list[np.ndarray]:
         keys = list(group.keys())
@@ -340,6 +356,15 @@ class _Reader:
         return [v.decode("utf8") if hasattr(v, "decode") else str(v) for v in values]
 
 
+def weight_budget(model: nn.Module) -> int:
+    """The most array bytes a weights file for `model` may make a loader read: twice the
+    model's own (a float64 file for a float32 model) plus 1 MiB."""
+    total = sum(t.numel() * t.element_size() for t in model.state_dict().values()
+                if not isinstance(t, (nn.parameter.UninitializedParameter,
+                                      nn.parameter.UninitializedBuffer)))
+    return 2 * total + (1 << 20)
+
+
 def load_keras_h5(model: nn.Module, filepath: str, member: str | None = None,
                   data_format: str | None = None) -> None:
     """Load a Keras HDF5 weights file (either layout) into `model`, all or nothing.
@@ -349,11 +374,13 @@ def load_keras_h5(model: nn.Module, filepath: str, member: str | None = None,
     records, else Keras's default, channels-last): the kernel of a Dense after a Flatten
     is permuted to fitorch's channels-first order (`keras_layout`).
     """
+    budget = weight_budget(model)
     recorded = None
     try:
         if member is not None:
             with zipfile.ZipFile(filepath) as archive:
-                f = h5py.File(io.BytesIO(read_member(archive, member, filepath)), "r")
+                f = h5py.File(io.BytesIO(read_member(archive, member, filepath,
+                                                     limit=budget + (16 << 20))), "r")
                 if "config.json" in archive.namelist():
                     recorded = recorded_data_format(
                         read_member(archive, "config.json", filepath))
@@ -362,24 +389,26 @@ def load_keras_h5(model: nn.Module, filepath: str, member: str | None = None,
             config = f.attrs.get("model_config")
             recorded = recorded_data_format(config if isinstance(config, (str, bytes))
                                             else None)
+    except FileFormatError:
+        raise
     except (OSError, zipfile.BadZipFile, KeyError) as e:
-        raise ValueError(
+        raise FileFormatError(filepath, (
             f"Could not read {filepath!r} as HDF5: the file is truncated or corrupted. "
-            f"Received: filepath={filepath!r} ({e})"
-        ) from None
+            f"Received: filepath={filepath!r} ({e})")) from None
     with f:
-        reader = _Reader(f, filepath)
+        reader = _Reader(f, filepath, budget)
         try:
             if "layer_names" in f.attrs or "layer_names0" in f.attrs or (
                     "model_weights" in f and "layers" not in f):
                 plan = _plan_legacy(model, reader)
             else:
                 plan = _plan_v3(model, reader)
+        except FileFormatError:
+            raise
         except (OSError, KeyError, RuntimeError) as e:
-            raise ValueError(
+            raise FileFormatError(filepath, (
                 f"Could not read {filepath!r}: the file is truncated or corrupted. "
-                f"Received: filepath={filepath!r} ({type(e).__name__}: {e})"
-            ) from None
+                f"Received: filepath={filepath!r} ({type(e).__name__}: {e})")) from None
     flattened = (dense_after_flatten(model)
                  if check_data_format(data_format, recorded) == "channels_last" else {})
     for i, (path, layer, where, arrays) in enumerate(plan):
@@ -427,7 +456,7 @@ def _plan_v3(model: nn.Module, reader: _Reader) -> Plan:
                 saved = group.attrs.get("name", "?")
                 saved = saved.decode() if hasattr(saved, "decode") else saved
                 described.append(f"{p!r} (saved from layer {saved!r}, shapes "
-                                 f"{_shapes(reader.vars_arrays(group, p))})")
+                                 f"{reader.shapes(group)})")
             parts.append("weights in the file that no layer of the model takes: "
                          + ", ".join(described))
         raise ValueError(

@@ -65,7 +65,8 @@ def check_safetensors_header(head: bytes, size: int, source: str) -> None:
     declared = int.from_bytes(head[:8], "little") if len(head) >= 8 else -1
     if 2 <= declared <= min(MAX_HEADER_BYTES, size - 8) and head[8:9] == b"{":
         return
-    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+    pickled = head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
+    if head.startswith(b"PK\x03\x04") or pickled:
         kind = "a zip archive (torch.save's format)" if head[:1] == b"P" else "a pickle"
         raise FileFormatError(source, (
             f"{source!r} is named like a safetensors file but holds {kind}. Rename it "
