@@ -572,3 +572,25 @@ def test_any_layer_is_recorded(factory: Any, shapes: list[tuple[int, ...]]) -> N
     actual = model(*xs)
     assert out.shape == (None, *expected.shape[1:])
     torch.testing.assert_close(actual, expected)
+
+
+def test_layers_taking_training_get_the_step_mode() -> None:
+    seen: list[Any] = []
+
+    class Noisy(torch.nn.Module):
+        def forward(self, x: torch.Tensor, training: bool | None = None) -> torch.Tensor:
+            seen.append(training)
+            return x * 2
+
+    inputs = ft.Input(shape=(2,))
+    model = ft.Model(inputs, ft.layers.Dense(1)(Noisy()(inputs)))
+    seen.clear()
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((4, 2), "float32"), np.ones((4, 1), "float32")
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert seen == [True]
+    model.predict(x, verbose=0)
+    assert seen[-1] is False
+    model(torch.ones(1, 2), training=True)
+    assert seen[-1] is True
+    assert "training" in model.module.code
