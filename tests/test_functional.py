@@ -378,6 +378,19 @@ def test_fitorch_weights_h5_loads_into_keras(tmp_path: Path) -> None:
     assert_same_predictions(fmodel, kmodel, {"a": xa, "b": xb})
 
 
+def test_legacy_h5_both_ways(tmp_path: Path) -> None:
+    keras.utils.set_random_seed(7)
+    kmodel, fmodel = _two_in_two_out(keras), _two_in_two_out(ft)
+    xa, xb, _, _ = data()
+    fmodel.save_weights(tmp_path / "f.h5")  # Keras's legacy layout, matched by layer order
+    kmodel.load_weights(tmp_path / "f.h5")
+    assert_same_predictions(fmodel, kmodel, {"a": xa, "b": xb})
+    other = _two_in_two_out(keras)
+    other.save(tmp_path / "k.h5")
+    fmodel.load_weights(tmp_path / "k.h5")
+    assert_same_predictions(fmodel, other, {"a": xa, "b": xb})
+
+
 def test_config_round_trip_through_fitorch_file(tmp_path: Path) -> None:
     inputs = ft.Input(shape=(6,), name="x")
     h = ft.layers.Dense(8, activation="relu")(inputs)
