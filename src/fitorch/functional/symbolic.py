@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import inspect
 import operator
+import re
 import threading
 import weakref
 from collections.abc import Callable
@@ -529,10 +530,10 @@ def function_name(node: Node) -> str:
 
 
 def _snake(name: str) -> str:
-    import re
-
+    """Keras's `to_snake_case`: `GlobalAveragePooling2D` -> `global_average_pooling2d`."""
+    name = re.sub(r"\W+", "", name)
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _describe_target(node: Node) -> str:
