@@ -607,3 +607,21 @@ def test_layers_taking_training_get_the_step_mode() -> None:
     model(torch.ones(1, 2), training=True)
     assert seen[-1] is True
     assert "training" in model.module.code
+
+
+@pytest.mark.slow
+def test_compiled_step_equals_eager_step_on_a_functional_model() -> None:
+    def build() -> ft.Model:
+        torch.manual_seed(0)
+        inputs = ft.Input(shape=(6,))
+        x = ft.layers.Dense(8, activation="relu")(inputs)
+        return ft.Model(inputs, ft.layers.Dense(1)(x + ft.layers.Dense(8)(inputs)))
+
+    xa, _, ya, _ = data(64)
+    results = []
+    for jit in (False, True):
+        model = build()
+        model.compile(optimizer="adam", loss="mse", jit_compile=jit)
+        results.append(model.fit(xa, ya, batch_size=16, epochs=2, shuffle=False,
+                                 verbose=0).history["loss"])
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-5)
