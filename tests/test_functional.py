@@ -625,3 +625,21 @@ def test_compiled_step_equals_eager_step_on_a_functional_model() -> None:
         results.append(model.fit(xa, ya, batch_size=16, epochs=2, shuffle=False,
                                  verbose=0).history["loss"])
     np.testing.assert_allclose(results[1], results[0], rtol=1e-5)
+
+
+def test_keyword_arguments_are_recorded() -> None:
+    x = ft.Input(shape=(None, 16))
+    attention = ft.layers.MultiHeadAttention(num_heads=2, key_dim=8)
+    by_name = attention(query=x, value=x)
+    by_position = attention(x, x)
+    model = ft.Model(x, by_name + by_position)
+    assert by_name.shape == (None, None, 16)
+    batch = torch.randn(2, 5, 16)
+    model.eval()
+    torch.testing.assert_close(model(batch), 2 * attention(batch, batch))
+    features = ft.Input(shape=(16,))
+    bn = ft.layers.BatchNormalization()
+    ft.Model(features, bn(inputs=features))  # a keyword call runs in inference mode too
+    assert torch.equal(bn.moving_mean, torch.zeros(16))
+    with pytest.raises(ValueError, match="unknown"):  # channels-first: axis 1 must be known
+        ft.layers.BatchNormalization()(x)
