@@ -643,3 +643,29 @@ def test_keyword_arguments_are_recorded() -> None:
     assert torch.equal(bn.moving_mean, torch.zeros(16))
     with pytest.raises(ValueError, match="unknown"):  # channels-first: axis 1 must be known
         ft.layers.BatchNormalization()(x)
+
+
+def test_masks_flow_through_a_functional_model_as_through_a_sequential() -> None:
+    def layers() -> list[torch.nn.Module]:
+        torch.manual_seed(0)
+        return [ft.layers.Embedding(20, 4, mask_zero=True),
+                ft.layers.LSTM(3, return_sequences=True), ft.layers.Dense(1)]
+
+    sequential = ft.Sequential([ft.Input(shape=(6,), dtype="int64"), *layers()])
+    tokens = ft.Input(shape=(6,), dtype="int64")
+    x = tokens
+    for layer in layers():
+        x = layer(x)
+    functional = ft.Model(tokens, x)
+    functional.set_weights(sequential.get_weights())
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 20, size=(8, 6))
+    ids[:, 4:] = 0  # padding
+    y = rng.normal(size=(8, 6, 1)).astype("float32")
+    results = []
+    for model in (sequential, functional):
+        model.compile(optimizer="sgd", loss="mse")
+        results.append(model.evaluate(ids, y, verbose=0))
+    assert results[0] == pytest.approx(results[1], rel=1e-6)
+    squared = (functional.predict(ids, verbose=0) - y) ** 2
+    assert results[1] == pytest.approx(float(squared[:, :4].mean()), rel=1e-5)  # padding skipped
