@@ -378,6 +378,19 @@ def test_fitorch_weights_h5_loads_into_keras(tmp_path: Path) -> None:
     assert_same_predictions(fmodel, kmodel, {"a": xa, "b": xb})
 
 
+def test_legacy_h5_both_ways(tmp_path: Path) -> None:
+    keras.utils.set_random_seed(7)
+    kmodel, fmodel = _two_in_two_out(keras), _two_in_two_out(ft)
+    xa, xb, _, _ = data()
+    fmodel.save_weights(tmp_path / "f.h5")  # Keras's legacy layout, matched by layer order
+    kmodel.load_weights(tmp_path / "f.h5")
+    assert_same_predictions(fmodel, kmodel, {"a": xa, "b": xb})
+    other = _two_in_two_out(keras)
+    other.save(tmp_path / "k.h5")
+    fmodel.load_weights(tmp_path / "k.h5")
+    assert_same_predictions(fmodel, other, {"a": xa, "b": xb})
+
+
 def test_config_round_trip_through_fitorch_file(tmp_path: Path) -> None:
     inputs = ft.Input(shape=(6,), name="x")
     h = ft.layers.Dense(8, activation="relu")(inputs)
@@ -572,3 +585,87 @@ def test_any_layer_is_recorded(factory: Any, shapes: list[tuple[int, ...]]) -> N
     actual = model(*xs)
     assert out.shape == (None, *expected.shape[1:])
     torch.testing.assert_close(actual, expected)
+
+
+def test_layers_taking_training_get_the_step_mode() -> None:
+    seen: list[Any] = []
+
+    class Noisy(torch.nn.Module):
+        def forward(self, x: torch.Tensor, training: bool | None = None) -> torch.Tensor:
+            seen.append(training)
+            return x * 2
+
+    inputs = ft.Input(shape=(2,))
+    model = ft.Model(inputs, ft.layers.Dense(1)(Noisy()(inputs)))
+    seen.clear()
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((4, 2), "float32"), np.ones((4, 1), "float32")
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert seen == [True]
+    model.predict(x, verbose=0)
+    assert seen[-1] is False
+    model(torch.ones(1, 2), training=True)
+    assert seen[-1] is True
+    assert "training" in model.module.code
+
+
+@pytest.mark.slow
+def test_compiled_step_equals_eager_step_on_a_functional_model() -> None:
+    def build() -> ft.Model:
+        torch.manual_seed(0)
+        inputs = ft.Input(shape=(6,))
+        x = ft.layers.Dense(8, activation="relu")(inputs)
+        return ft.Model(inputs, ft.layers.Dense(1)(x + ft.layers.Dense(8)(inputs)))
+
+    xa, _, ya, _ = data(64)
+    results = []
+    for jit in (False, True):
+        model = build()
+        model.compile(optimizer="adam", loss="mse", jit_compile=jit)
+        results.append(model.fit(xa, ya, batch_size=16, epochs=2, shuffle=False,
+                                 verbose=0).history["loss"])
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-5)
+
+
+def test_keyword_arguments_are_recorded() -> None:
+    x = ft.Input(shape=(None, 16))
+    attention = ft.layers.MultiHeadAttention(num_heads=2, key_dim=8)
+    by_name = attention(query=x, value=x)
+    by_position = attention(x, x)
+    model = ft.Model(x, by_name + by_position)
+    assert by_name.shape == (None, None, 16)
+    batch = torch.randn(2, 5, 16)
+    model.eval()
+    torch.testing.assert_close(model(batch), 2 * attention(batch, batch))
+    features = ft.Input(shape=(16,))
+    bn = ft.layers.BatchNormalization()
+    ft.Model(features, bn(inputs=features))  # a keyword call runs in inference mode too
+    assert torch.equal(bn.moving_mean, torch.zeros(16))
+    with pytest.raises(ValueError, match="unknown"):  # channels-first: axis 1 must be known
+        ft.layers.BatchNormalization()(x)
+
+
+def test_masks_flow_through_a_functional_model_as_through_a_sequential() -> None:
+    def layers() -> list[torch.nn.Module]:
+        torch.manual_seed(0)
+        return [ft.layers.Embedding(20, 4, mask_zero=True),
+                ft.layers.LSTM(3, return_sequences=True), ft.layers.Dense(1)]
+
+    sequential = ft.Sequential([ft.Input(shape=(6,), dtype="int64"), *layers()])
+    tokens = ft.Input(shape=(6,), dtype="int64")
+    x = tokens
+    for layer in layers():
+        x = layer(x)
+    functional = ft.Model(tokens, x)
+    functional.set_weights(sequential.get_weights())
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 20, size=(8, 6))
+    ids[:, 4:] = 0  # padding
+    y = rng.normal(size=(8, 6, 1)).astype("float32")
+    results = []
+    for model in (sequential, functional):
+        model.compile(optimizer="sgd", loss="mse")
+        results.append(model.evaluate(ids, y, verbose=0))
+    assert results[0] == pytest.approx(results[1], rel=1e-6)
+    squared = (functional.predict(ids, verbose=0) - y) ** 2
+    assert results[1] == pytest.approx(float(squared[:, :4].mean()), rel=1e-5)  # padding skipped

@@ -380,17 +380,7 @@ def _layer_rows(layers: Sequence[tuple[str, nn.Module]], shapes: dict[int, Any],
     rows: list[list[str]] = []
     for name, layer in layers:
         prefix = "   " * level + "└ " if level else ""
-        weights = _weights_of(layer)
-        if _is_unbuilt(layer):
-            params = "0 (unbuilt)"
-        else:
-            params = f"{_numel(weights):,}"
-        row = [f"{prefix}{name} ({type(layer).__name__})", format_shape(shapes.get(id(layer))),
-               params]
-        if show_trainable:
-            trainable = [p for p in layer.parameters() if p.requires_grad]
-            row.append("-" if not weights else "Y" if trainable else "N")
-        rows.append(row)
+        rows.append(layer_row(f"{prefix}{name}", layer, shapes.get(id(layer)), show_trainable))
         if expand_nested:
             children = _children(layer)
             if children:

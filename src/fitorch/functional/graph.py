@@ -27,7 +27,14 @@ import torch
 from torch import fx, nn
 
 from fitorch import nest
-from fitorch.functional.symbolic import Node, Value, _node_name, function_name, takes_training
+from fitorch.functional.symbolic import (
+    Node,
+    Value,
+    _node_name,
+    _snake,
+    function_name,
+    takes_training,
+)
 
 __all__ = ["GraphOrder", "build_graph_module", "call_in_mode", "map_graph", "op_name"]
 
@@ -162,11 +169,6 @@ def _unique_names(operations: list[Any]) -> dict[Any, str]:
 
 def op_name(order: GraphOrder, op: Any) -> str:
     return order.names[op]
-
-
-def _snake(name: str) -> str:
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
 def identifier(name: str, taken: set[str]) -> str:

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import inspect
 import operator
+import re
 import threading
 import weakref
 from collections.abc import Callable
@@ -460,6 +461,14 @@ def _record_module_call(module: nn.Module, args: tuple[Any, ...], kwargs: dict[s
             try:
                 runs.append(_torch_call(module, *ex_args, **ex_kwargs))
             except Exception as e:
+                if run == 1:  # one size of the unknown axes worked, another did not
+                    raise ValueError(
+                        f"{_describe_target(node)} takes its symbolic inputs (shapes "
+                        f"{_shapes_of(args, kwargs)}) at one size of their unknown (None) "
+                        "axes but not at another: it fixes a size (of its weights, say) from "
+                        "an axis whose size is unknown. Give that axis a size in "
+                        f"`ft.Input(shape=...)`. Received: {type(e).__name__}: {e}"
+                    ) from e
                 e.add_note(f"(while calling {_describe_target(node)} on symbolic inputs with "
                            f"shapes {_shapes_of(args, kwargs)}, to record it in a functional "
                            "model)")
@@ -529,10 +538,10 @@ def function_name(node: Node) -> str:
 
 
 def _snake(name: str) -> str:
-    import re
-
+    """Keras's `to_snake_case`: `GlobalAveragePooling2D` -> `global_average_pooling2d`."""
+    name = re.sub(r"\W+", "", name)
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _describe_target(node: Node) -> str:
