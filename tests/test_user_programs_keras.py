@@ -9,6 +9,7 @@ same weights (Keras saves them, fitorch loads the `.weights.h5`), train with
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -244,6 +245,24 @@ def test_writing_your_own_callbacks_guide(tmp_path: Path) -> None:
     for got, expected in zip(f["early_weights"], k["early_weights"]):
         _close(got, expected, "weights restored by EarlyStoppingAtMinLoss")
     _history_equal(f["scheduled"], k["scheduled"])
+
+
+def test_keras_optimizer_state_in_a_weights_file_is_named_not_dropped_silently(tmp_path):
+    """A compiled Keras model writes its optimizer's variables into `.weights.h5`, and
+    Keras restores them into a compiled model; fitorch loads weights only and says so."""
+    kmodel = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    kmodel.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    kmodel.fit(np.ones((8, 4), "float32"), np.ones((8, 2), "float32"), verbose=0)
+    kmodel.save_weights(tmp_path / "trained.weights.h5")
+    fmodel = ft.Sequential([ft.Input(shape=(4,)), ft.layers.Dense(2)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # uncompiled: nothing to restore, nothing to say
+        fmodel.load_weights(tmp_path / "trained.weights.h5")
+    fmodel.compile(optimizer="adam", loss="mse")
+    with pytest.warns(UserWarning, match="optimizer's state .*6 variables.* weights only"):
+        fmodel.load_weights(tmp_path / "trained.weights.h5")
+    _close(fmodel.predict(np.ones((2, 4), "float32"), verbose=0),
+           kmodel.predict(np.ones((2, 4), "float32"), verbose=0), "predict")
 
 
 # --- 3. the "Customizing what happens in fit" guide (torch backend) ---------------------
