@@ -2,7 +2,9 @@
 
     python resume_script.py DATA BACKUP_DIR OUT [KILL_AT]
 
-DATA is "arrays" or "sequence" (a Sequence on 2 worker processes). With KILL_AT
+DATA is "arrays", "sequence" (a Sequence on 2 worker processes), "dataloader" (a
+shuffled torch DataLoader with 2 worker processes and random augmentation) or
+"dataloader0" (the same loader without workers). With KILL_AT
 the process SIGKILLs itself at that global batch (no clean-up of any kind). OUT
 receives the final weights, optimizer state and History.
 
@@ -62,6 +64,19 @@ class KillAtEpochBegin(ft.callbacks.Callback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
+class NoisyDataset(torch.utils.data.Dataset):
+    """Samples with random noise added on every read (an augmentation that uses torch's RNG)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int):
+        return self.x[i] + 0.1 * torch.randn(self.x.shape[1:]), self.y[i]
+
+
 def kill_during_backup_write(which: int) -> None:
     """SIGKILL the process in the middle of writing backup number `which` (test hook)."""
     import fitorch.callbacks.backup_and_restore as bar
@@ -97,7 +112,7 @@ def main() -> None:
     ])
     model.compile(optimizer=ft.optimizers.Adam(learning_rate=0.01),
                   loss=ft.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+                  metrics=["accuracy"], **json.loads(os.environ.get("RESUME_COMPILE", "{}")))
     callbacks: list[ft.callbacks.Callback] = [
         ft.callbacks.EarlyStopping(monitor="loss", patience=5),
     ]
@@ -122,6 +137,14 @@ def main() -> None:
         x, y = arrays_for(10)
         history = model.fit(x, y, batch_size=6, epochs=3, shuffle=True, verbose=0,
                             validation_split=0.2, callbacks=callbacks)
+    elif data.startswith("dataloader"):
+        # A torch user's loader: shuffled, augmented with random noise (drawn in the worker
+        # processes, or in this process with DATA=dataloader0), seeded per pass by torch.
+        x, y = arrays_for(8)
+        workers = 0 if data == "dataloader0" else 2
+        loader = torch.utils.data.DataLoader(NoisyDataset(x, y), batch_size=6, shuffle=True,
+                                             num_workers=workers)
+        history = model.fit(loader, epochs=3, verbose=0, callbacks=callbacks)
     else:
         seq = DataSequence(9, batch=4, workers=2, use_multiprocessing=True)
         history = model.fit(seq, epochs=3, shuffle=True, verbose=0, callbacks=callbacks)

@@ -37,9 +37,13 @@ def kill_points(seeds: list[int], total: int) -> list[int]:
     return [random.Random(seed).randint(1, total - 1) for seed in seeds]
 
 
-# arrays: 6 batches/epoch x 3 epochs (+ validation); Sequence: 9 x 3 on 2 worker processes
+# arrays: 6 batches/epoch x 3 epochs (+ validation); Sequence: 9 x 3 on 2 worker processes;
+# DataLoader: 6 x 3, shuffled, random augmentation (in 2 workers, or in the main process);
+# kills mid-epoch after the backups at batches 7 and 14, so the resumed passes skip batches
 @pytest.mark.parametrize("data,kills", [("arrays", kill_points([0, 1, 2], 18)),
-                                        ("sequence", kill_points([5, 7], 27))])
+                                        ("sequence", kill_points([5, 7], 27)),
+                                        ("dataloader", [16]),
+                                        ("dataloader0", [10])])
 def test_killed_run_resumes_to_the_same_result(tmp_path, data, kills):
     reference = run(data, "-", str(tmp_path / "reference.out"))
     assert reference.returncode == 0, reference.stderr[-3000:]

@@ -145,14 +145,17 @@ def test_recording_switch_follows_live_symbolic_tensors() -> None:
     import gc
 
     gc.collect()
-    original = torch.nn.Module.__call__
+    before = symbolic._live  # symbolic tensors other code still holds
     x = ft.Input(shape=(2,))
-    assert torch.nn.Module.__call__ is not original and symbolic.recording()
+    assert symbolic.recording() and symbolic._live == before + 1
+    assert torch.nn.Module.__call__ is symbolic._recording_call
     model = ft.Model(x, ft.layers.Dense(1)(x))
     del x
     gc.collect()
-    assert not symbolic.recording()
-    assert torch.nn.Module.__call__ is original  # torch's own __call__ back: no overhead
+    assert symbolic._live == before  # the model keeps no symbolic tensor alive
+    if before == 0:
+        assert not symbolic.recording()
+        assert torch.nn.Module.__call__ is symbolic._torch_call  # torch's own, no overhead
     assert model(torch.ones(3, 2)).shape == (3, 1)
 
 
@@ -201,9 +204,10 @@ def _fitorch_mlp() -> ft.Model:
     return ft.Model(inputs, ft.layers.Dense(3, activation="softmax")(x))
 
 
-def test_functional_mlp_matches_keras(tmp_path: Path) -> None:
+def test_functional_mlp_matches_keras(tmp_path: Path, fresh_names: None) -> None:
     kmodel, fmodel = _keras_mlp(), _fitorch_mlp()
     assert isinstance(fmodel, Functional)
+    assert summary_of(fmodel) == summary_of(kmodel)
     assert [type(layer).__name__ for layer in fmodel.layers] == [
         "InputLayer", "Dense", "Dropout", "Dense"]
     share_weights(kmodel, fmodel, tmp_path)
@@ -240,6 +244,7 @@ def test_two_inputs_two_outputs_dict_inputs_and_per_output_losses(tmp_path: Path
     kmodel, fmodel = _two_in_two_out(keras), _two_in_two_out(ft)
     assert fmodel.output_names == ["head_a", "head_b"] == kmodel.output_names
     assert fmodel.input_names == ["a", "b"]
+    assert [layer.name for layer in fmodel.layers] == [layer.name for layer in kmodel.layers]
     share_weights(kmodel, fmodel, tmp_path)
     xa, xb, ya, yb = data()
     x = {"a": xa, "b": xb}
@@ -301,10 +306,11 @@ def _nested(lib: Any) -> Any:
     return lib.Model(outer_in, layers.Dense(1)(layers.Dense(3)(features)), name="outer")
 
 
-def test_nested_model_matches_keras(tmp_path: Path) -> None:
+def test_nested_model_matches_keras(tmp_path: Path, fresh_names: None) -> None:
     keras.utils.set_random_seed(3)
     kmodel, fmodel = _nested(keras), _nested(ft)
     assert isinstance(fmodel.layers[1], Functional)
+    assert summary_of(fmodel) == summary_of(kmodel)
     share_weights(kmodel, fmodel, tmp_path)
     xa, _, ya, _ = data()
     assert_same_predictions(fmodel, kmodel, xa)
@@ -436,7 +442,8 @@ def test_inputs_outputs_and_get_layer() -> None:
     del a, out
     again = model.outputs[0]  # rebuilt from the graph
     assert again.shape == (None, 2)
-    reuse = ft.Model(model.inputs[0], ft.layers.Dense(1)(again))
+    reuse = ft.Model(inputs=model.inputs[0], outputs=ft.layers.Dense(1)(again), name="reuse")
+    assert isinstance(reuse, Functional) and reuse.name == "reuse"
     assert reuse(torch.ones(1, 3)).shape == (1, 1)
 
 
@@ -455,3 +462,113 @@ def test_errors_are_clear() -> None:
         ft.layers.Dense(2)(ft.Input(shape=()))
     with pytest.raises(TypeError, match="no value"):
         bool(a)
+
+
+def test_list_inputs_take_a_dict_keyed_by_input_names() -> None:
+    a, b = ft.Input(shape=(3,), name="left"), ft.Input(shape=(3,), name="right")
+    model = ft.Model([a, b], ft.layers.Dense(1)(a * 2 - b))
+    xa, xb = np.ones((4, 3), "float32"), np.zeros((4, 3), "float32")
+    np.testing.assert_array_equal(model.predict({"left": xa, "right": xb}, verbose=0),
+                                  model.predict([xa, xb], verbose=0))
+    with pytest.raises(ValueError, match="by position or by name"):
+        model({"left": torch.ones(1, 3), "middle": torch.ones(1, 3)})
+
+
+def test_copies_and_pickles_keep_the_graph() -> None:
+    import copy
+    import io
+
+    inputs = ft.Input(shape=(4,))
+    model = ft.Model(inputs, ft.layers.Dense(2, name="out")(ft.layers.Dense(3)(inputs)))
+    x = torch.randn(5, 4)
+    clone = copy.deepcopy(model)
+    assert torch.equal(clone(x), model(x))
+    assert clone.get_layer("out") is clone.module.out is not model.module.out
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    restored = torch.load(buffer, weights_only=False)
+    assert torch.equal(restored(x), model(x))
+    assert [layer.name for layer in restored.layers] == [layer.name for layer in model.layers]
+
+
+def test_values_that_depend_on_unknown_sizes_are_refused() -> None:
+    x = ft.Input(shape=(4,))
+    assert x.size(1) == 4  # a known size is a constant of the graph
+    with pytest.raises(ValueError, match="depends on the unknown"):
+        x.size(0)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"expand_nested": True},
+                                    {"expand_nested": True, "show_trainable": True}])
+def test_nested_summary_equals_keras(kwargs: dict[str, bool]) -> None:
+    def two(lib: Any) -> Any:
+        layers = lib.layers
+        a, b = lib.Input(shape=(6,), name="a"), lib.Input(shape=(4,), name="b")
+        inner_in = lib.Input(shape=(6,), name="inner_in")
+        inner = lib.Model(inner_in, layers.Dense(4, name="d_in")(inner_in), name="encoder")
+        merged = layers.Concatenate(name="cc")([inner(a), layers.Dense(4, name="db")(b)])
+        return lib.Model([a, b], merged, name="two")
+
+    def text(model: Any) -> str:
+        captured: list[str] = []
+        model.summary(print_fn=lambda t, **_: captured.append(t), **kwargs)
+        return captured[0]
+
+    assert text(two(ft)) == text(two(keras))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_functional_model_on_cuda() -> None:
+    inputs = ft.Input(shape=(6,))
+    base = ft.Model(inputs, ft.layers.Dense(4, activation="relu")(inputs)).to("cuda")
+    # A model already on the GPU is recorded with examples on its device.
+    outer_in = ft.Input(shape=(6,))
+    model = ft.Model(outer_in, ft.layers.Dense(1)(base(outer_in))).to("cuda")
+    xa, _, ya, _ = data()
+    model.compile(optimizer="adam", loss="mse")
+    history = model.fit(xa, ya, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    on_gpu = model.predict(xa, verbose=0)
+    np.testing.assert_allclose(on_gpu, model.to("cpu").predict(xa, verbose=0), rtol=1e-4,
+                               atol=1e-5)
+
+
+# Layers added to `fitorch.layers` as plain modules work with no code of their own: the
+# symbolic shape equals the eager output's, and the model computes what the layer does.
+_ANY_LAYER_CASES = [
+    ("Add", lambda L: L.Add(), [(5,), (5,)]),
+    ("Subtract", lambda L: L.Subtract(), [(5,), (5,)]),
+    ("Multiply", lambda L: L.Multiply(), [(5,), (5,)]),
+    ("Average", lambda L: L.Average(), [(5,), (5,), (5,)]),
+    ("Maximum", lambda L: L.Maximum(), [(5,), (5,)]),
+    ("Concatenate", lambda L: L.Concatenate(axis=1), [(2, 3), (4, 3)]),
+    ("Dot", lambda L: L.Dot(axes=1), [(5,), (5,)]),
+    ("LeakyReLU", lambda L: L.LeakyReLU(), [(5,)]),
+    ("PReLU", lambda L: L.PReLU(), [(5,)]),
+    ("Softmax", lambda L: L.Softmax(), [(5,)]),
+    ("GaussianNoise", lambda L: L.GaussianNoise(0.1), [(5,)]),
+    ("SpatialDropout1D", lambda L: L.SpatialDropout1D(0.5), [(4, 7)]),
+    ("Reshape", lambda L: L.Reshape((2, 6)), [(3, 4)]),
+    ("Permute", lambda L: L.Permute((2, 1)), [(3, 4)]),
+    ("RepeatVector", lambda L: L.RepeatVector(3), [(5,)]),
+    ("Conv2DTranspose", lambda L: L.Conv2DTranspose(2, 3, strides=2), [(3, 5, 5)]),
+    ("SeparableConv1D", lambda L: L.SeparableConv1D(4, 3), [(2, 9)]),
+    ("Lambda", lambda L: L.Lambda(lambda t: t.flip(1)), [(5,)]),
+]
+
+
+@pytest.mark.parametrize("factory,shapes", [c[1:] for c in _ANY_LAYER_CASES],
+                         ids=[c[0] for c in _ANY_LAYER_CASES])
+def test_any_layer_is_recorded(factory: Any, shapes: list[tuple[int, ...]]) -> None:
+    layer = factory(ft.layers)
+    inputs = [ft.Input(shape=s) for s in shapes]
+    args = inputs if len(inputs) > 1 else inputs[0]
+    out = layer(args)
+    model = ft.Model(inputs, out)
+    xs = [torch.randn(3, *s) for s in shapes]
+    model.eval()
+    expected = layer(xs if len(xs) > 1 else xs[0])
+    actual = model(*xs)
+    assert out.shape == (None, *expected.shape[1:])
+    torch.testing.assert_close(actual, expected)

@@ -676,7 +676,7 @@ def test_default_names_are_keras_defaults() -> None:
         # name=None makes Keras snake-case the class name (and number repeats: auc_1, ...).
         assert obj().name == (default or to_snake_case(name)), name
         checked += 1
-    assert checked == 23
+    assert checked == 29
 
 
 def test_snake_case_matches_keras() -> None:

@@ -16,6 +16,8 @@ from fitorch import (
     layers,
     losses,
     metrics,
+    mixed_precision,
+    models,
     optimizers,
     regularizers,
 )
@@ -38,6 +40,8 @@ __all__ = [
     "load_model",
     "losses",
     "metrics",
+    "mixed_precision",
+    "models",
     "optimizers",
     "regularizers",
 ]

@@ -186,13 +186,15 @@ def class_weight(value: Any) -> dict[Any, Any] | None:
     return value
 
 
-def resolve_batch_size(batch_size: Any, static_batch_size: int | None) -> int | None:
-    """A static batch size from `Input(batch_size=N)` wins; a different explicit one is an error."""
-    batch_size = positive_int_or_none("batch_size", batch_size)
+def resolve_batch_size(batch_size: Any, static_batch_size: int | None,
+                       name: str = "batch_size") -> int | None:
+    """A static batch size from `Input(batch_size=N)` wins; a different explicit one is an error.
+    `name` is the argument's name in errors (`validation_batch_size`)."""
+    batch_size = positive_int_or_none(name, batch_size)
     if static_batch_size is not None:
         if batch_size is not None and batch_size != static_batch_size:
             raise ValueError(
-                f"The `batch_size` argument value {batch_size} is incompatible with the batch "
+                f"The `{name}` argument value {batch_size} is incompatible with the batch "
                 f"size of the model's Input: {static_batch_size}. Leave `batch_size` unset or "
                 f"pass {static_batch_size}."
             )

@@ -270,6 +270,7 @@ class CompiledMetrics:
         self.unweighted: list[list[Any]] = []
         self.weighted: list[list[Any]] = []
         self.empty = True  # no metric to update (known once built)
+        self.requested = bool(nest.flatten(metrics)) or bool(nest.flatten(weighted_metrics))
 
     def build(self, y_pred: Any, compiled_loss: CompiledLoss | None) -> None:
         self.names = output_names_of(y_pred, self._user_names)
@@ -363,6 +364,37 @@ class CompiledMetrics:
     def reset_state(self) -> None:
         for m in self.metrics:
             m.reset_state()
+
+
+class PendingCompiledMetrics:
+    """The compiled metrics in `model.metrics` before their first batch (Keras 3 lists them
+    as one `compile_metrics` entry): `update_state(y, y_pred)` builds and updates them all,
+    `result()` gives their values. A custom `train_step` written as in Keras's guide
+    (`for m in self.metrics: m.update_state(y, y_pred)`) thus fills every compiled metric.
+
+    Example:
+        >>> [m.name for m in model.metrics]      # after compile, before fit
+        ['loss', 'compile_metrics']
+    """
+
+    name = "compile_metrics"
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        self.model.compute_metrics(None, y_true, y_pred, sample_weight)
+
+    def result(self) -> dict[str, Any]:
+        cm = self.model._compiled_metrics
+        if cm is None or not cm.built:
+            return {}
+        return {key: m.result() for key, m, _, _ in cm.entries}
+
+    def reset_state(self) -> None:
+        cm = self.model._compiled_metrics
+        if cm is not None:
+            cm.reset_state()
 
 
 def _is_crossentropy_alias(spec: Any) -> bool:

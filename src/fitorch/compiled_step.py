@@ -3,8 +3,9 @@
 The graph holds the forward pass, the loss (with the layers' regularization
 penalties), the backward pass (`torch.func.grad_and_value`, so autograd is traced
 too and AOTAutograd/Inductor fuse forward and backward kernels), the loss tracker
-and every compiled metric's update. Gradients come out of the graph and the
-optimizer applies them:
+and every compiled metric's update. The loss and the gradients come out of the graph
+and the train step (`step.TrainStep.apply_gradients`, shared with the eager path)
+applies them:
 
 - fitorch's optimizers run their fused kernel (Adam: one `_fused_adam_` call) or a
   few `_foreach_` ops. Their scalars (Keras's bias corrections, a learning rate a
@@ -81,7 +82,7 @@ class _ForwardAndLoss(nn.Module):
         if model._overrides("compute_loss"):
             y_pred, loss = step.forward_and_loss(model, x, y, sample_weight)
             return y_pred, loss, []
-        y_pred = step.call_model(model, x, training=True, compiled=False)
+        y_pred = model.__dict__["_train_step"].forward(x)
         assert model._compiled_loss is not None
         loss, values, _ = model._compiled_loss.compute(y, y_pred, sample_weight)
         return y_pred, model._with_regularization(loss), values
@@ -147,21 +148,22 @@ def auto_jit(model: Model, steps_per_epoch: int | None, epochs: int) -> bool:
 
 
 class CompiledTrainStep:
-    """The default train step of `model` as one compiled graph plus the optimizer update.
+    """The forward, loss and backward of `model`'s default train step as one graph.
 
     `accepts(x)` says whether a batch runs compiled (it has the graph's shapes);
-    `__call__` runs one step (graph, then optimizer, then weight constraints). The
-    metric values are read from the metric objects, lazily, as in the eager step. A
-    model Dynamo cannot trace gets a warning and trains eagerly.
+    `__call__` runs the graph and returns the gradients (None when the step cannot be
+    compiled: the caller runs it eagerly); the train step applies them. The metric
+    values are read from the metric objects, lazily, as in the eager step. A model
+    Dynamo cannot trace gets a warning and trains eagerly.
     """
 
-    def __init__(self, model: Model) -> None:
+    def __init__(self, model: Model, train_step: Any) -> None:
         self.model = model
         self.wrapper = _ForwardAndLoss(model)
         # Names as `functional_call` sees them on the wrapper ("model.<name>").
         self.trainable = [(f"model.{name}", p) for name, p in model.named_parameters()
                           if p.requires_grad]
-        self.key = tuple(id(p) for _, p in self.trainable)
+        self.params = [p for _, p in self.trainable]
         self.device = model_device(model)
         # On CUDA the static-shape graph is replayed as a CUDA graph: one launch per step.
         self.cuda_graphs = self.device.type == "cuda"
@@ -175,15 +177,8 @@ class CompiledTrainStep:
         self.untraced_metrics = any(not getattr(m, "traceable", False) for m in model.metrics)
         self.graph = compile_for(self, CompiledTrainStep._graph, dynamic=False,
                                  mode="reduce-overhead" if self.cuda_graphs else None)
-        self.optimizer_step: OptimizerStep | None = None
         self.calls = 0  # steps run through the graph (profiling, tests)
         self.failure: Exception | None = None  # why the step could not be compiled
-
-    def matches(self, model: Model) -> bool:
-        """Whether this graph still fits `model`: the same trainable parameters (`trainable`
-        flags) on the same device."""
-        return (self.key == tuple(id(p) for p in model.parameters() if p.requires_grad)
-                and self.device == model_device(model))
 
     def accepts(self, x: Any) -> bool:
         """Whether the batch `x` runs compiled: it has the graph's shapes and no one-off
@@ -198,40 +193,47 @@ class CompiledTrainStep:
         return bool(signature == self.signature)
 
     def _loss(self, params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor], x: Any,
-              y: Any, sample_weight: Any) -> tuple[torch.Tensor, Any]:
+              y: Any, sample_weight: Any, factor: torch.Tensor | None
+              ) -> tuple[torch.Tensor, Any]:
         # Buffers go in as inputs: a grad transform may update its inputs in place (batch
         # norm's moving statistics) but not tensors it captured.
         y_pred, loss, values = torch.func.functional_call(
             self.wrapper, (params, buffers), (x, y, sample_weight))
-        return loss, (y_pred, [v.detach() for v in values])
+        # `factor`: n_i when accumulating, times the loss scale under "16-mixed".
+        scaled = loss if factor is None else loss * factor
+        return scaled, (loss.detach(), y_pred, [v.detach() for v in values])
 
-    def _graph(self, x: Any, y: Any, sample_weight: Any) -> tuple[list[torch.Tensor], Any]:
+    def _graph(self, x: Any, y: Any, sample_weight: Any, factor: torch.Tensor | None
+               ) -> tuple[torch.Tensor, list[torch.Tensor], Any]:
         from fitorch.step import batch_size_of
 
         model = self.model
         params = {name: p.detach() for name, p in self.trainable}
         buffers = dict(self.wrapper.named_buffers())
-        grads, (loss, (y_pred, per_output)) = torch.func.grad_and_value(
-            self._loss, has_aux=True)(params, buffers, x, y, sample_weight)
+        grads, (_, (loss, y_pred, per_output)) = torch.func.grad_and_value(
+            self._loss, has_aux=True)(params, buffers, x, y, sample_weight, factor)
         with torch.no_grad():
             if per_output:
                 assert model._compiled_loss is not None
                 model._compiled_loss.track(per_output, batch_size_of(y_pred))
-            model._loss_tracker.update_state(loss, sample_weight=batch_size_of(x))
+            # float32: a float64 ("64-true") Mean does not update inside a compiled graph.
+            model._loss_tracker.update_state(loss.float(), sample_weight=batch_size_of(x))
             metrics = model._compiled_metrics
             if metrics is not None and metrics.built:
                 metrics.update_state(y, y_pred, sample_weight,
                                      traceable=True if self.untraced_metrics else None)
-        return ([grads[name] for name, _ in self.trainable],
+        return (loss, [grads[name] for name, _ in self.trainable],
                 y_pred if self.untraced_metrics else None)
 
-    def __call__(self, x: Any, y: Any, sample_weight: Any) -> bool:
-        """One step; False (nothing done) when the step cannot be compiled: run it eagerly."""
+    def __call__(self, x: Any, y: Any, sample_weight: Any, factor: torch.Tensor | None = None
+                 ) -> list[torch.Tensor] | None:
+        """One forward and backward: the gradients, or None (nothing done) when the step
+        cannot be compiled: run it eagerly."""
         model = self.model
         if self.cuda_graphs:  # a new step: the previous replay's outputs may be overwritten
             torch.compiler.cudagraph_mark_step_begin()
         try:
-            grads, y_pred = self.graph(x, y, sample_weight)
+            _, grads, y_pred = self.graph(x, y, sample_weight, factor)
         except (torch._dynamo.exc.TorchDynamoException, RuntimeError) as exc:
             if self.calls:  # the graph ran before: a genuine error of this batch
                 raise
@@ -241,24 +243,13 @@ class CompiledTrainStep:
             warnings.warn(
                 "jit_compile: the train step could not be compiled into one graph, so "
                 f"training goes on eagerly. Reason: {str(exc).splitlines()[0]}", stacklevel=4)
-            return False
+            return None
         self.calls += 1
         if y_pred is not None:  # the metrics kept out of the graph
             assert model._compiled_metrics is not None
             with torch.no_grad():
                 model._compiled_metrics.update_state(y, y_pred, sample_weight, traceable=False)
-        for (_, p), g in zip(self.trainable, grads, strict=True):
-            p.grad = g
-        optimizer = model.optimizer
-        if self.optimizer_step is None or self.optimizer_step.optimizer is not optimizer:
-            self.optimizer_step = OptimizerStep(optimizer)
-        self.optimizer_step()
-        if self.cuda_graphs:  # the gradients live in the CUDA graph's memory, reused next step
-            for _, p in self.trainable:
-                p.grad = None
-        if model._constrained is None or model._constrained:
-            model.apply_constraints()
-        return True
+        return list(grads)
 
 
 __all__ = ["AUTO_MIN_STEPS", "CompiledTrainStep", "OptimizerStep", "auto_jit", "compile_for",

@@ -1,7 +1,8 @@
 """`Model`: a `torch.nn.Module` with Keras's `compile` / `fit` / `evaluate` / `predict`.
 
 This file holds the public methods and their argument checks; the loops live
-in `trainer.py`, the step bodies in `step.py`, data handling in `data/`.
+in `trainer.py`, the steps (forward routing, precision, backward, the optimizer
+update) in `step.py`, data handling in `data/`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from torch import nn
 from fitorch import checks, nest, step, trainer
 from fitorch import metrics as metrics_module
 from fitorch import optimizers as optimizers_module
+from fitorch import precision as precision_module
 from fitorch.callbacks.history import History
-from fitorch.compile_config import CompiledLoss, CompiledMetrics
-from fitorch.compiled_step import CompiledTrainStep, auto_jit, compile_for
+from fitorch.compile_config import CompiledLoss, CompiledMetrics, PendingCompiledMetrics
+from fitorch.compiled_step import CompiledTrainStep, auto_jit
 from fitorch.data import (
     EpochIterator,
     get_adapter,
@@ -38,6 +40,7 @@ from fitorch.device import model_device
 from fitorch.layers.layer_api import LayerAPI, apply_trainable_attributes
 from fitorch.logs import MetricResults, materialize
 from fitorch.modes import ModuleModes, call_mode, eval_mode
+from fitorch.optimizers.clipping import check_clip_args
 from fitorch.optimizers.trainable_params import add_new_trainable
 from fitorch.prediction_buffer import concatenate_outputs
 
@@ -70,12 +73,14 @@ class Model(LayerAPI, nn.Module):
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        # `Model(inputs, outputs)` with symbolic tensors is Keras's functional form.
-        if cls is Model and (args or kwargs):
+        # `Model(inputs, outputs)` with symbolic tensors is Keras's functional form; so is a
+        # subclass called that way (Keras's "customizing fit" guide: `CustomModel(inputs,
+        # outputs)` keeps the subclass's train_step and runs the graph).
+        if args or kwargs:
             from fitorch.functional.functional_model import Functional, is_functional_call
 
-            if is_functional_call(args, kwargs):
-                return super().__new__(Functional)
+            if is_functional_call(args, kwargs) and not issubclass(cls, Functional):
+                return super().__new__(Functional if cls is Model else _functional_of(cls))
         return super().__new__(cls)
 
     def __init__(self, module: nn.Module | None = None, *, name: str | None = None,
@@ -103,7 +108,9 @@ class Model(LayerAPI, nn.Module):
         self._results_view: MetricResults | None = None
         self._regularized: list[nn.Module] | None = None
         self._constrained: list[nn.Module] | None = None
-        self._training_arg: bool | None = None
+        self._precision = "32"
+        self._gradient_accumulation_steps = 1
+        self._clip_options: dict[str, float] | None = None
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if self.module is None:
@@ -119,6 +126,28 @@ class Model(LayerAPI, nn.Module):
                 with call_mode(self, bool(training)):
                     return self.module(*args, **kwargs)
         return self.module(*args, **kwargs)
+
+    @property
+    def _forward_takes_training(self) -> bool:
+        """Whether the wrapped module's forward (this model's own, when nothing is wrapped)
+        declares `training`; read once."""
+        cached = self.__dict__.get("_wrapped_takes_training")
+        if cached is None:
+            fn = self.module.forward if self.module is not None else self.forward
+            try:
+                cached = "training" in inspect.signature(fn).parameters
+            except (TypeError, ValueError):
+                cached = False
+            self.__dict__["_wrapped_takes_training"] = cached
+        return bool(cached)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # While gradients are enabled (a user's `train_step` calling `self(x)`), the train
+        # step routes the call: input casts and autocast of `compile(precision=...)`.
+        route = self.__dict__.get("_call_route")
+        if route is not None and torch.is_grad_enabled():
+            return route(*args, **kwargs)
+        return nn.Module.__call__(self, *args, **kwargs)
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Metrics assigned as attributes are tracked, as Keras does.
@@ -139,6 +168,12 @@ class Model(LayerAPI, nn.Module):
         run_eagerly: bool = False,
         steps_per_execution: int = 1,
         jit_compile: bool | str = "auto",
+        *,
+        precision: str | None = None,
+        gradient_accumulation_steps: int | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
     ) -> None:
         """Configure the model for training.
 
@@ -150,8 +185,18 @@ class Model(LayerAPI, nn.Module):
         prediction run the compiled forward pass under `True`.
         `steps_per_execution=N` runs N steps between batch hooks (Keras).
 
+        `precision`: `"32"`, `"bf16-mixed"`, `"16-mixed"`, `"bf16-true"` or `"64-true"`
+        (see `fitorch.precision`; None: `fitorch.mixed_precision.global_policy()`).
+        `gradient_accumulation_steps=N` applies one update per N batches, with the
+        gradient of their sample-weighted mean loss (N batches of B equal one of N*B; an
+        epoch's last partial group is applied at its end). `clipnorm` / `clipvalue` /
+        `global_clipnorm` clip the gradients as Keras's optimizers do, for any optimizer.
+
         Example:
             >>> model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+            >>> model.compile(optimizer=torch.optim.AdamW(model.parameters()), loss="mse",
+            ...               precision="bf16-mixed", gradient_accumulation_steps=4,
+            ...               global_clipnorm=1.0)
         """
         optimizer_spec = None if optimizer is None else optimizers_module.get(optimizer)
         checks.loss_weights(loss_weights)
@@ -165,6 +210,24 @@ class Model(LayerAPI, nn.Module):
                 "`jit_compile` must be True, False or 'auto'. "
                 f"Received: jit_compile={jit_compile!r}"
             )
+        precision = precision_module.resolve(precision)
+        accumulation = _accumulation_steps(gradient_accumulation_steps, optimizer_spec)
+        check_clip_args(clipnorm, clipvalue, global_clipnorm)
+        clip = {k: v for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                                  ("global_clipnorm", global_clipnorm)) if v is not None}
+        own_clip = {k: getattr(optimizer_spec, k) for k in ("clipnorm", "clipvalue",
+                                                             "global_clipnorm")
+                    if getattr(optimizer_spec, k, None) is not None}
+        if clip and own_clip:
+            own = ", ".join(f"{k}={v}" for k, v in own_clip.items())
+            raise ValueError(
+                "Gradient clipping is set twice: by `compile()` and by the optimizer "
+                f"{type(optimizer_spec).__name__}({own}). Set it in one place. Received: "
+                + ", ".join(f"{k}={v}" for k, v in clip.items())
+            )
+        self._precision = precision
+        self._gradient_accumulation_steps = accumulation
+        self._clip_options = clip or None
         self._optimizer_spec = optimizer_spec
         # An optimizer object is `model.optimizer` at once (Keras code reads and sets its
         # learning rate right after compile); it gets the parameters when they exist.
@@ -182,7 +245,8 @@ class Model(LayerAPI, nn.Module):
         # Kept out of `_modules` (plain __dict__ entry): registering the compiled wrapper
         # as a submodule would make the model contain itself.
         self.__dict__["_compiled_call"] = None
-        self.__dict__["_compiled_step"] = None
+        for key in ("_train_step", "_test_step", "_predict_step", "_call_route"):
+            self.__dict__[key] = None
         self._results_view = None
         self.compiled = True
         if not self._needs_build():
@@ -254,6 +318,7 @@ class Model(LayerAPI, nn.Module):
         if not self.compiled:
             raise RuntimeError(NOT_COMPILED)
         self._build(x)
+        step.prepare(self)  # "true" precisions cast the model before the optimizer exists
         if training:
             apply_trainable_attributes(self)  # `module.trainable = False` on torch modules
             self._build_optimizer()
@@ -267,55 +332,12 @@ class Model(LayerAPI, nn.Module):
                     "`model.compile(optimizer='adam', ...)`. Received: optimizer=None"
                 )
 
-    def _eager_call_target(self) -> Callable[..., Any]:
-        """The model, or straight the module it wraps: `Model(module)` without hooks of its
-        own only forwards to `module`, so the step skips one `nn.Module.__call__`."""
-        module = self.module
-        if (module is None or self._forward_hooks or self._forward_pre_hooks
-                or self._backward_hooks or self._backward_pre_hooks
-                or type(self).forward is not Model.forward):
-            return self
-        return module
-
-    def _call_target(self) -> Callable[..., Any]:
-        """What the default steps call for the forward pass: the model, or its compiled form."""
-        if not self._jit_compile:
-            return self._eager_call_target()
-        compiled = self.__dict__.get("_compiled_call")
-        if compiled is None:
-            # dynamic=None: the first shape is compiled static; a second one (the partial
-            # last batch) makes the batch axis dynamic instead of recompiling per size.
-            compiled = compile_for(self, Model.__call__, dynamic=None)
-            self.__dict__["_compiled_call"] = compiled
-        return compiled
-
     def _compiled_train_step(self) -> CompiledTrainStep | None:
-        """With `jit_compile=True`: the default train step as one compiled graph (see
-        `fitorch.compiled_step`). None until the first (eager) step has built the loss and
-        metrics, and for models whose step cannot be traced as a whole."""
-        if not (self._jit_compile or self.__dict__.get("_jit_auto_on")):
+        """With `jit_compile=True`: the train step's compiled graph (`TrainStep.graph`)."""
+        train = self.__dict__.get("_train_step")
+        if train is None or not (self._jit_compile or self.__dict__.get("_jit_auto_on")):
             return None
-        compiled = self.__dict__.get("_compiled_step")
-        if compiled is not None:
-            return compiled
-        loss, metrics = self._compiled_loss, self._compiled_metrics
-        if (loss is None or not loss.built or (metrics is not None and not metrics.built)
-                or not step.optimizer_ready(self.optimizer)
-                or self._overrides("compute_metrics")):
-            return None
-        compiled = CompiledTrainStep(self)
-        self.__dict__["_compiled_step"] = compiled
-        return compiled
-
-    @property
-    def _forward_takes_training(self) -> bool:
-        if self._training_arg is None:
-            fn = self.module.forward if self.module is not None else self.forward
-            try:
-                self._training_arg = "training" in inspect.signature(fn).parameters
-            except (TypeError, ValueError):
-                self._training_arg = False
-        return self._training_arg
+        return train.graph()
 
     def _overrides(self, method: str) -> bool:
         return getattr(type(self), method) is not getattr(Model, method)
@@ -332,27 +354,46 @@ class Model(LayerAPI, nn.Module):
             ...         ...  # two optimizers, two losses
             ...         return {"d_loss": d_loss, "g_loss": g_loss}
         """
-        return step.train_step(self, data)
+        return step.train_step_of(self, check=False)(data)
 
     def test_step(self, data: Any) -> Any:
         """One evaluation step; returns a dict of metric values."""
-        return step.test_step(self, data)
+        return step.test_step_of(self)(data)
 
     def predict_step(self, data: Any) -> Any:
         """One prediction step; returns the model's outputs for the batch."""
-        return step.predict_step(self, data)
+        return step.predict_step_of(self)(data)
+
+    def on_after_backward(self) -> None:
+        """Override to see or change the gradients before each optimizer update.
+
+        Called by the default train step once per update, after the backward pass, with
+        the final gradients in each parameter's `.grad`: accumulated over
+        `gradient_accumulation_steps` and unscaled under "16-mixed", before `compile()`'s
+        clipping and the optimizer step. Gradient inspection or a custom clipping rule
+        then needs no `train_step` rewrite.
+
+        Example:
+            >>> class Logged(ft.Model):
+            ...     def on_after_backward(self):
+            ...         self.grad_norm = torch.nn.utils.get_total_norm(
+            ...             [p.grad for p in self.parameters() if p.grad is not None])
+        """
 
     def make_train_function(self) -> Callable[[Any], Any]:
-        compiled = self.__dict__.get("_compiled_step")
-        if compiled is not None and not compiled.matches(self):  # `trainable` flags changed
-            self.__dict__["_compiled_step"] = None
-        return self.train_step
+        """The function `fit` runs per batch: the model's `TrainStep`, or `train_step`
+        when a subclass overrides it."""
+        train = step.train_step_of(self)
+        train.jit = bool(self._jit_compile or self.__dict__.get("_jit_auto_on"))
+        return self.train_step if self._overrides("train_step") else train
 
     def make_test_function(self) -> Callable[[Any], Any]:
-        return self.test_step
+        test = step.test_step_of(self, fresh=True)
+        return self.test_step if self._overrides("test_step") else test
 
     def make_predict_function(self) -> Callable[[Any], Any]:
-        return self.predict_step
+        predict = step.predict_step_of(self, fresh=True)
+        return self.predict_step if self._overrides("predict_step") else predict
 
     # ------------------------------------------------------------ loss & metrics
     def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None,
@@ -418,8 +459,14 @@ class Model(LayerAPI, nn.Module):
             out.append(self._loss_tracker)
             if self._compiled_loss is not None:
                 out.extend(self._compiled_loss.trackers)
-            if self._compiled_metrics is not None:
-                out.extend(self._compiled_metrics.metrics)
+            cm = self._compiled_metrics
+            if cm is not None:
+                if cm.built:
+                    out.extend(cm.metrics)
+                elif cm.requested:
+                    # Keras 3's `compile_metrics`: present from compile on, so a custom
+                    # train_step that updates `self.metrics` builds and fills them.
+                    out.append(PendingCompiledMetrics(self))
         out.extend(self.__dict__.get("_attribute_metrics", {}).values())
         return out
 
@@ -539,7 +586,8 @@ class Model(LayerAPI, nn.Module):
                 "validation_batch_size", validation_batch_size)
         else:
             validation_batch_size = checks.resolve_batch_size(
-                validation_batch_size, self._input_batch_size()) or batch_size
+                validation_batch_size, self._input_batch_size(),
+                "validation_batch_size") or batch_size
         adapter = get_adapter(x, y, sample_weight, batch_size=batch_size,
                               steps=steps_per_epoch, shuffle=shuffle, class_weight=class_weight,
                               **loader)
@@ -711,7 +759,7 @@ class Model(LayerAPI, nn.Module):
         modes = ModuleModes(self)  # frozen (eval-mode) submodules stay frozen
         modes.train()
         try:
-            logs = materialize(self.train_step(data))  # sync: the caller gets floats
+            logs = materialize(self.make_train_function()(data))  # sync: the caller gets floats
         finally:
             modes.restore()
         return logs if return_dict else trainer.step_logs_to_list(logs, self.metrics_names)
@@ -982,6 +1030,41 @@ class Model(LayerAPI, nn.Module):
                 f"Received: config={config!r} (of type {type(config).__name__})"
             )
         self.compile(**compile_kwargs(config, self))
+
+
+_FUNCTIONAL_SUBCLASSES: dict[type, type] = {}
+
+
+def _functional_of(cls: type) -> type:
+    """`cls` (a Model subclass) mixed with `Functional`, made once per class."""
+    from fitorch.functional.functional_model import Functional
+
+    made = _FUNCTIONAL_SUBCLASSES.get(cls)
+    if made is None:
+        made = type(cls.__name__, (cls, Functional), {"__module__": cls.__module__,
+                                                      "__qualname__": cls.__qualname__})
+        _FUNCTIONAL_SUBCLASSES[cls] = made
+    return made
+
+
+def _accumulation_steps(value: Any, optimizer: Any) -> int:
+    """`compile(gradient_accumulation_steps=)` or the optimizer's own (Keras's argument)."""
+    own = getattr(optimizer, "gradient_accumulation_steps", None)
+    for name, n in (("gradient_accumulation_steps", value),
+                    ("optimizer.gradient_accumulation_steps", own)):
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise ValueError(
+                f"`{name}` must be an int >= 1. Received: {name}={n!r} (of type "
+                f"{type(n).__name__})"
+            )
+    if value is not None and own is not None and value != own:
+        raise ValueError(
+            "Gradient accumulation is set twice with different values: "
+            f"compile(gradient_accumulation_steps={value}) and the optimizer "
+            f"{type(optimizer).__name__}(gradient_accumulation_steps={own}). Set it in one "
+            f"place. Received: gradient_accumulation_steps={value!r} (of type int)"
+        )
+    return value if value is not None else (own or 1)
 
 
 def _has_constraint(module: nn.Module) -> bool:

@@ -207,10 +207,7 @@ def trace_output_shapes(model: nn.Module, modules: Sequence[nn.Module]) -> dict[
         with eval_mode(model), torch.no_grad():
             from fitorch.step import call_model  # local: step imports model, model imports us
 
-            if hasattr(model, "_forward_takes_training"):
-                call_model(model, sample, False, compiled=False)  # type: ignore[arg-type]
-            else:
-                model(sample)
+            call_model(model, sample, False, compiled=False)
     finally:
         for h in handles:
             h.remove()

@@ -21,6 +21,7 @@ from fitorch.fit_state import FitState, set_rng_state
 from fitorch.logs import Logs, as_logs, materialize
 from fitorch.modes import ModuleModes, eval_mode
 from fitorch.prediction_buffer import PredictionBuffer
+from fitorch.step import end_epoch
 
 if TYPE_CHECKING:
     from fitorch.model import Model
@@ -108,6 +109,7 @@ def run_fit(
                 cbs.on_train_batch_end(end, logs)
                 if model.stop_training:
                     break
+            end_epoch(model)  # a partial group of accumulated gradients is applied now
             # Restored metric state not claimed by this epoch's training steps is dropped
             # here, before validation resets and reuses the metrics (see fit_state).
             model._load_metric_states({})

@@ -1,6 +1,7 @@
 """`BackupAndRestore`: resume an interrupted `fit()` exactly where the last backup was taken.
 
-A backup holds the weights, the optimizer state, the position in the data (the
+A backup holds the weights, the optimizer state (with the loss scaler and the gradients
+accumulated so far), the position in the data (the
 epoch, the step, the RNG state that drew the current shuffle order and how many
 batches of it were used), the random number generators, the running metric
 state, and every callback's `state_dict()` (History, EarlyStopping, ...). Run
@@ -27,6 +28,7 @@ from fitorch.saving import codec
 from fitorch.saving.atomic import atomic_path, remove_stale_temporaries
 from fitorch.saving.safetensors_io import read_safetensors, write_safetensors
 from fitorch.saving.state import state_tensors
+from fitorch.step import load_step_state, step_state
 
 FORMAT = "fitorch-backup"
 VERSION = "1"
@@ -112,9 +114,10 @@ class BackupAndRestore(Callback):
             raise ValueError(
                 "BackupAndRestore cannot resume this training data at the same position: "
                 f"{type(adapter).__name__} ({getattr(adapter, 'source_name', 'data')}) has no "
-                "order that can be replayed (a generator, an iterable dataset or a user "
-                "DataLoader). Use arrays, a `fitorch.utils.Sequence` or a map-style torch "
-                "Dataset to get exact resumption."
+                "order that can be replayed (a generator, an iterable dataset, or a "
+                "DataLoader with a custom sampler or persistent workers). Use arrays, a "
+                "`fitorch.utils.Sequence`, a map-style torch Dataset, or a DataLoader with "
+                "torch's own samplers (shuffle=True/False) to get exact resumption."
             )
         sequence = getattr(adapter, "sequence", None)
         if sequence is not None and _overrides_epoch_end(sequence) and not callable(
@@ -155,6 +158,8 @@ class BackupAndRestore(Callback):
             "optimizer": (codec.encode(optimizer.state_dict(), tensors, "optimizer")
                           if optimizer is not None else None),
             "fingerprint": _fingerprint(model_tensors),
+            # The loss scaler and gradients accumulated between micro-batches.
+            "step": codec.encode(step_state(self.model), tensors, "step"),
         }
         doc["checksum"] = _checksum(tensors, doc)  # a bit flip is detected on restore
         metadata = {"format": FORMAT, "version": VERSION, "doc": json.dumps(doc)}
@@ -188,6 +193,8 @@ class BackupAndRestore(Callback):
                 value.copy_(model_tensors[key])
         if optimizer_state is not None:
             self.model.optimizer.load_state_dict(optimizer_state)
+        if doc.get("step"):
+            load_step_state(self.model, codec.decode(doc["step"], tensors))
         sequence = getattr(state.train_iterator.adapter, "sequence", None)
         if "sequence" in fit and sequence is not None:
             sequence.load_state_dict(fit["sequence"])

@@ -20,6 +20,7 @@ from torch.optim import lr_scheduler
 
 from fitorch.callbacks.callback import Callback
 from fitorch.callbacks.monitor_callback import check_monitor, check_verbose
+from fitorch.step import updated_weights
 
 STEP_PER = ("epoch", "batch")
 
@@ -116,7 +117,8 @@ class LearningRateScheduler(Callback):
     With a `torch.optim.lr_scheduler.LRScheduler` instance (built on the
     model's optimizer), the scheduler is stepped after every epoch
     (`step_per="epoch"`, the default) or after every training batch
-    (`step_per="batch"`; with `steps_per_execution=N`, once per N steps). A
+    (`step_per="batch"`; with `steps_per_execution=N`, once per N steps; with
+    `gradient_accumulation_steps`, once per update). A
     `torch.optim.lr_scheduler.ReduceLROnPlateau` receives the value of
     `monitor` from the logs at each step.
 
@@ -192,7 +194,8 @@ class LearningRateScheduler(Callback):
                   f"{get_learning_rate(optimizer)}.")
 
     def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        if self._torch and self.step_per == "batch":
+        # Under gradient accumulation, only batches that applied an update step it.
+        if self._torch and self.step_per == "batch" and updated_weights(self.model):
             self._step_scheduler(logs)
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:

@@ -82,7 +82,13 @@ class GeneratorAdapter(PassAdapter):
 
 def _standardized(items: Iterator[Any], close: bool) -> Iterator[Any]:
     try:
-        for batch in items:
+        for index, batch in enumerate(items):
+            if batch is None:
+                raise ValueError(
+                    f"The generator yielded None as its batch number {index}. Each item must "
+                    "be a batch: `x`, `(x, y)` or `(x, y, sample_weight)`; end the generator "
+                    "(return) to end the data. Received: None (of type NoneType)"
+                )
             yield standardize_batch(batch, "generator")
     finally:
         close_items = getattr(items, "close", None) if close else None

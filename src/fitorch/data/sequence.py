@@ -20,6 +20,18 @@ from fitorch.data.standardize import standardize_batch
 from fitorch.data.workers import WorkerConfig, derive_seed, merge_worker_args, ordered_map
 
 
+def checked_len(sequence: Any) -> int:
+    """`len(sequence)`, with a clear error when `__len__` returns no count of batches."""
+    n = type(sequence).__len__(sequence)
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(
+            f"`{type(sequence).__name__}.__len__` must return the number of batches per epoch, "
+            f"a non-negative int. Received: __len__() returned {n!r} (of type "
+            f"{type(n).__name__})"
+        )
+    return int(n)
+
+
 class Sequence:
     """Base class for datasets that return whole batches by index (Keras's `PyDataset`).
 
@@ -97,7 +109,7 @@ class Sequence:
     def num_batches(self) -> int | None:
         """Batches per epoch: `len(self)`; None for an endless Sequence (Keras 3)."""
         if hasattr(self, "__len__"):
-            return len(self)
+            return checked_len(self)
         return None
 
     def __iter__(self) -> Iterator[Any]:
@@ -171,7 +183,7 @@ class SequenceAdapter(PassAdapter):
         self.config = merge_worker_args(own, workers, use_multiprocessing, max_queue_size)
         n = getattr(sequence, "num_batches", None)
         if n is None and hasattr(sequence, "__len__"):
-            n = len(sequence)
+            n = checked_len(sequence)
         if n is not None and n <= 0:
             raise ValueError(
                 "The Sequence has no batches: `len()` must be positive. "

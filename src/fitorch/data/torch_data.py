@@ -130,14 +130,39 @@ class DataLoaderAdapter(PassAdapter):
         self.num_batches = _len_or_none(loader)
         self._prefetch = prefetch  # a thread fetching this many batches ahead, if set
         self._shut_down = owned or not loader.persistent_workers
+        # Exact resume (BackupAndRestore) for a user's loader whose order is replayable.
+        self.resumable = not owned and replayable(loader)
+        self._generators = _generators_of(loader) if self.resumable else []
+        self._pass_generator_states: list[torch.Tensor] = []
 
     def _open_pass(self, skip: int = 0) -> Iterator[Any]:
-        # Not resumable: a user's DataLoader owns its sampler and order; `skip` is never
-        # asked for (BackupAndRestore refuses such data before training).
-        stream = _standardized(iterate_loader(self.loader, shut_down=self._shut_down))
+        self._pass_generator_states = [g.get_state() for g in self._generators]
+        stream = iterate_loader(self.loader, shut_down=self._shut_down)
+        if self.resumable:
+            # The loader draws its order (sampler seed) and its workers' base seed from the
+            # RNG state of now (the caller's: the pass's own on resume): start it at once.
+            stream = _started(stream, skip)
+        stream = _standardized(stream)
         if self._prefetch:
             return prefetch_thread(stream, self._prefetch)
         return stream
+
+    def position_state(self) -> dict[str, Any]:
+        """The state of the loader's own generators when the current pass began."""
+        return {"generators": [state.clone() for state in self._pass_generator_states]}
+
+    def load_position_state(self, state: dict[str, Any], reopen_current: bool = False) -> None:
+        del reopen_current
+        self._drop_pending()
+        saved = state.get("generators") or []
+        if len(saved) != len(self._generators):
+            raise ValueError(
+                "The backup was made with a DataLoader of another kind: it holds "
+                f"{len(saved)} generator state(s), this loader has {len(self._generators)}. "
+                f"Received: {type(self.loader.sampler).__name__} sampler"
+            )
+        for generator, value in zip(self._generators, saved):
+            generator.set_state(torch.as_tensor(value, dtype=torch.uint8))
 
 
 def iterable_dataset_adapter(dataset: IterableDataset, *, batch_size: int | None,
@@ -158,6 +183,67 @@ def dataloader_adapter(loader: DataLoader, *, class_weight: Mapping[Any, Any] | 
     if worker_args_given:
         warnings.warn(DATALOADER_WORKERS_WARNING, UserWarning, stacklevel=3)
     return DataLoaderAdapter(loader, class_weight=class_weight)
+
+
+def replayable(loader: DataLoader) -> bool:
+    """Whether a pass of `loader` can be repeated exactly from the RNG state it began with:
+    torch's own samplers (random, sequential, batched; default or seeded generators), a
+    map-style dataset, and no persistent workers (whose RNG state outlives a pass).
+
+    Example:
+        >>> replayable(DataLoader(ds, batch_size=32, shuffle=True, num_workers=2))
+        True
+    """
+    from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
+
+    if isinstance(loader.dataset, IterableDataset) or loader.persistent_workers:
+        return False
+    batch_sampler = loader.batch_sampler
+    sampler = batch_sampler.sampler if isinstance(batch_sampler, BatchSampler) else \
+        loader.sampler if batch_sampler is None else None
+    return type(batch_sampler) in (BatchSampler, type(None)) and type(sampler) in (
+        RandomSampler, SequentialSampler)
+
+
+def _generators_of(loader: DataLoader) -> list[torch.Generator]:
+    """The loader's and its sampler's own generators (their state moves from pass to pass)."""
+    found: list[torch.Generator] = []
+    sampler = getattr(loader.batch_sampler, "sampler", loader.sampler)
+    for owner in (loader, sampler):
+        generator = getattr(owner, "generator", None)
+        if isinstance(generator, torch.Generator) and all(generator is not g for g in found):
+            found.append(generator)
+    return found
+
+
+def _started(stream: Iterator[Any], skip: int) -> Iterator[Any]:
+    """`stream` started now: its order (sampler seed, workers' base seed) is drawn from the
+    RNG state of this moment. A fresh pass fetches its first batch at once (as the loop
+    would); a resumed one loads and passes over `skip` batches, so the workers' random
+    draws advance as in the interrupted run, and fetches the next one only when asked,
+    after the caller has restored the RNG state of the interruption."""
+    if skip == 0:
+        try:
+            first = next(stream)
+        except StopIteration:
+            return iter(())
+        return _prepend_one(first, stream)
+    for _ in range(skip):
+        try:
+            next(stream)
+        except StopIteration:
+            return iter(())
+    return stream
+
+
+def _prepend_one(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    try:
+        yield first
+        yield from rest
+    finally:
+        close = getattr(rest, "close", None)
+        if close is not None:
+            close()
 
 
 def _len_or_none(loader: DataLoader) -> int | None:

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import queue
 import random
+import sys
 import threading
 import time
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -36,8 +37,10 @@ from torch.utils.data import DataLoader
 from fitorch.data.standardize import batch_to_tensors
 
 # A thread still inside user code after this long is left to finish on its own (it
-# stops before its next batch): waiting on it forever would hang the caller.
+# stops before its next batch): waiting on it forever would hang the caller. After
+# Ctrl-C the wait is short; the threads are daemons, so they never block the exit.
 JOIN_TIMEOUT_S = 10.0
+INTERRUPT_JOIN_S = 1.0
 _POLL_S = 0.1
 
 
@@ -122,8 +125,60 @@ def ordered_map(source: Any, keys: Iterable[Any], config: WorkerConfig, *, seed:
     return (source[k] for k in keys)
 
 
+class DaemonThreadPool:
+    """`workers` daemon threads running submitted calls, results as `Future`s.
+
+    Not `ThreadPoolExecutor`: its threads are not daemons and the interpreter joins them
+    at exit, so a `__getitem__` that never returns keeps a Ctrl-C'd process alive. These
+    threads never hold the process: they are joined with a timeout, or abandoned.
+
+    Example:
+        >>> pool = DaemonThreadPool(2, "fitorch-data")
+        >>> pool.submit(sum, [1, 2]).result()
+        3
+        >>> pool.shutdown()
+    """
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._tasks: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.threads = [threading.Thread(target=self._work, name=f"{name}_{i}", daemon=True)
+                        for i in range(max(1, workers))]
+        for thread in self.threads:
+            thread.start()
+
+    def submit(self, fn: Any, *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._tasks.put((future, fn, args))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            future, fn, args = task
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # handed to whoever waits on the future
+                future.set_exception(exc)
+
+    def shutdown(self) -> None:
+        """Cancel the calls not started; each thread ends after its current call."""
+        while True:
+            try:
+                task = self._tasks.get_nowait()
+            except queue.Empty:
+                break
+            if task is not None:
+                task[0].cancel()
+        for _ in self.threads:
+            self._tasks.put(None)
+
+
 def _thread_map(source: Any, keys: Iterable[Any], config: WorkerConfig) -> Iterator[Any]:
-    pool = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="fitorch-data")
+    pool = DaemonThreadPool(config.workers, "fitorch-data")
     pending: deque[Future[Any]] = deque()
     todo = iter(keys)
     try:
@@ -136,16 +191,30 @@ def _thread_map(source: Any, keys: Iterable[Any], config: WorkerConfig) -> Itera
                 pending.append(pool.submit(source.__getitem__, key))
             yield batch
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown()
         # Threads cannot be killed: wait for the batches being fetched, but not forever.
-        _join_all(getattr(pool, "_threads", ()), "a `Sequence.__getitem__`")
+        _join_all(pool.threads, "a `Sequence.__getitem__`")
+
+
+def _interrupted() -> bool:
+    """Whether a KeyboardInterrupt is propagating (also behind the GeneratorExit of a pass
+    closed while the caller handles one)."""
+    exc = sys.exc_info()[1]
+    while exc is not None:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc = exc.__context__
+    return False
 
 
 def _join_all(threads: Iterable[threading.Thread], where: str) -> None:
-    deadline = time.monotonic() + JOIN_TIMEOUT_S
+    # Ctrl-C: a short wait reaps threads between two batches, then control goes back; the
+    # threads are daemons, so one stuck in user code never holds the exit.
+    interrupted = _interrupted()
+    deadline = time.monotonic() + (INTERRUPT_JOIN_S if interrupted else JOIN_TIMEOUT_S)
     for thread in list(threads):
         thread.join(max(0.0, deadline - time.monotonic()))
-    if any(thread.is_alive() for thread in threads):
+    if not interrupted and any(thread.is_alive() for thread in threads):
         warnings.warn(
             f"A data thread is still inside {where} after {JOIN_TIMEOUT_S:.0f} s; it stops "
             "when that call returns.", RuntimeWarning, stacklevel=3,
@@ -191,6 +260,16 @@ def iterate_loader(loader: DataLoader, *, shut_down: bool = True) -> Iterator[An
                 if clearer is None:
                     raise
                 raise clearer from exc
+            except (ConnectionError, EOFError) as exc:
+                # A worker killed while handing over a batch breaks the pipe between the
+                # processes; torch then raises the pipe's error, not its own message.
+                raise RuntimeError(
+                    "A data worker process died while handing over a batch (the connection "
+                    f"to it broke: {type(exc).__name__}). The operating system's "
+                    "out-of-memory killer ends processes this way; lower `workers`, "
+                    "`max_queue_size` or the batch size, or use threads "
+                    "(use_multiprocessing=False)."
+                ) from exc
             yield batch
     finally:
         shutdown = getattr(it, "_shutdown_workers", None)

@@ -78,7 +78,7 @@ def functional_config(model: Any) -> dict[str, Any]:
     layers = []
     for layer in model.layers:
         entry = _layer_entry(layer, layer_config)
-        entry["name"] = graph.names[id(layer)]
+        entry["name"] = graph.names[layer]
         layers.append(entry)
     position: dict[int, int] = {}
     calls = []
@@ -86,7 +86,7 @@ def functional_config(model: Any) -> dict[str, Any]:
         position[id(node)] = i
         call: dict[str, Any] = {}
         if node.kind in ("input", "module"):
-            call["layer"] = graph.names[id(node.target)]
+            call["layer"] = graph.names[node.target]
         elif node.kind == "method":
             call["method"] = node.target
         else:

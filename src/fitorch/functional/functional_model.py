@@ -30,6 +30,7 @@ from fitorch.functional.symbolic import (
     Value,
     _ExampleRun,
     _examples_of,
+    device_of,
     example_inputs,
     wrap,
 )
@@ -132,6 +133,12 @@ class Functional(Model):
         self.__dict__["_tensor_refs"] = {id(t.value): weakref.ref(t) for t in
                                          nest.flatten((inputs, outputs))}
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Weak references do not pickle; a restored model makes new symbolic tensors.
+        state = dict(super().__getstate__())
+        state["_tensor_refs"] = {}
+        return state
+
     # ------------------------------------------------------------- forward
     def forward(self, *args: Any, training: bool | None = None, **kwargs: Any) -> Any:
         flat = self._flat_inputs(args, kwargs)
@@ -212,11 +219,11 @@ class Functional(Model):
             return layers[index]
         if name is not None:
             for layer in layers:
-                if self._graph.names.get(id(layer)) == name:
+                if self._graph.names.get(layer) == name:
                     return layer
             raise ValueError(
                 f"No such layer: {name}. Existing layers are: "
-                f"{[self._graph.names[id(layer)] for layer in layers]}. Received: name={name!r}")
+                f"{[self._graph.names[layer] for layer in layers]}. Received: name={name!r}")
         raise ValueError("Provide either a layer name or layer index at `get_layer`. "
                          "Received: name=None, index=None")
 
@@ -247,8 +254,10 @@ class Functional(Model):
 
     def _symbolic(self, values: list[Value]) -> list[SymbolicTensor]:
         refs: dict[int, Any] = self._tensor_refs
-        out: list[SymbolicTensor | None] = [refs[id(v)]() if id(v) in refs else None
-                                            for v in values]
+        out: list[SymbolicTensor | None] = []
+        for v in values:
+            tensor = refs[id(v)]() if id(v) in refs else None
+            out.append(tensor if tensor is not None and tensor.value is v else None)
         missing = [v for v, t in zip(values, out) if t is None]
         if missing:
             examples = self._examples()
@@ -269,9 +278,9 @@ class Functional(Model):
             for v, x in zip(ins, xs):
                 result[id(v)].append(x)
             with _ExampleRun(self):
-                ys = self.module(*_examples_of(xs, run))  # type: ignore[misc]
+                ys = self.module(*_examples_of(xs, run, device_of(self)))  # type: ignore[misc]
             for v, y in zip(nest.flatten(self._output_struct), nest.flatten(ys)):
-                result[id(v)].append(y)
+                result[id(v)].append(y.detach().cpu())
         return {k: (v[0], v[1]) for k, v in result.items()}
 
     def _input_batch_size(self) -> int | None:

@@ -42,7 +42,7 @@ class GraphOrder:
     nodes: list[Node]  # topological, inputs first
     nodes_by_depth: dict[int, list[Node]]
     operations: list[Any]  # Keras's `_operations`: layers and function nodes
-    names: dict[int, str]  # id(operation) -> its unique name in this graph
+    names: dict[Any, str]  # operation (layer or function node) -> its unique name here
 
 
 def map_graph(inputs: Sequence[Value], outputs: Sequence[Value]) -> GraphOrder:
@@ -130,9 +130,9 @@ def _describe(node: Node) -> str:
     return f"{_node_name(node)!r}"
 
 
-def _unique_names(operations: list[Any]) -> dict[int, str]:
+def _unique_names(operations: list[Any]) -> dict[Any, str]:
     """Layer names must be unique (they name the weights); functions get Keras-style ones."""
-    names: dict[int, str] = {}
+    names: dict[Any, str] = {}
     used: dict[str, int] = {}
     for op in operations:
         if isinstance(op, Node):
@@ -146,7 +146,7 @@ def _unique_names(operations: list[Any]) -> dict[int, str]:
                 f"should be unique. Received: {type(op).__name__} named {name!r}"
             )
         used[name] = 0
-        names[id(op)] = name
+        names[op] = name
     for op in operations:
         if not isinstance(op, Node):
             continue
@@ -156,12 +156,12 @@ def _unique_names(operations: list[Any]) -> dict[int, str]:
             i += 1
             name = f"{base}_{i}"
         used[name] = 0
-        names[id(op)] = name
+        names[op] = name
     return names
 
 
 def op_name(order: GraphOrder, op: Any) -> str:
-    return order.names[id(op)]
+    return order.names[op]
 
 
 def _snake(name: str) -> str:

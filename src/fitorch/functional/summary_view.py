@@ -60,7 +60,7 @@ class GraphSummary:
     def _name(self, value: Value) -> str:
         node = value.node
         op = node.target if node.kind in ("input", "module") else node
-        return self.graph.names.get(id(op)) or _fallback_name(op)
+        return self.graph.names.get(op) or _fallback_name(op)
 
     def _connections(self, op: Any) -> str:
         parts = []
@@ -78,7 +78,7 @@ class GraphSummary:
         out: list[list[str]] = []
         prefix = "   " * level + "└ " if level else ""
         for op in self.graph.operations:
-            name = self.graph.names[id(op)]
+            name = self.graph.names[op]
             type_name = None
             if isinstance(op, Node):
                 type_name = "".join(p.capitalize() for p in _base(name).split("_"))

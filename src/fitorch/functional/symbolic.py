@@ -11,8 +11,9 @@ exactly as before); when the last symbolic tensor is freed, torch's
 `__call__` is put back. Torch's global forward hooks were the alternative:
 they cannot see keyword arguments, cannot skip the forward pass and, while
 registered, move every module call of the process off torch's hook-free fast
-path (about 2x the cost of a call here, against one extra Python frame for the
-wrapper).
+path (2.3x the time of an empty module call on a 2-vCPU VM, against 1.2-1.5x
+for the wrapper; on a fit step of a 784-128-10 MLP, batch 32, the wrapper's cost
+is below the noise: 929 against 938 us of CPU per step).
 
 A recorded call runs the module twice on small zero "example" tensors, with
 every submodule in inference mode and gradients off (no batch-norm statistics
@@ -103,7 +104,14 @@ _state = threading.local()
 
 
 def _recording_call(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
-    if _live and not getattr(_state, "running", False) and _has_symbolic(args, kwargs):
+    # Kept to a few type checks: every module call of the process passes here while armed.
+    for a in args:
+        if isinstance(a, _MAYBE_SYMBOLIC):
+            break
+    else:
+        if not kwargs:
+            return _torch_call(self, *args)
+    if _has_symbolic(args, kwargs) and not getattr(_state, "running", False):
         return _record_module_call(self, args, kwargs)
     return _torch_call(self, *args, **kwargs)
 
@@ -264,6 +272,9 @@ for _name, _op1 in _UNARY.items():
     setattr(SymbolicTensor, f"__{_name}__", _unary(_op1))
 
 
+_MAYBE_SYMBOLIC = (SymbolicTensor, list, tuple, dict)
+
+
 # ---------------------------------------------------------------- making tensors
 def input_tensor(layer: Any) -> SymbolicTensor:
     """The symbolic tensor of an `InputLayer` (what `ft.Input(...)` returns)."""
@@ -341,23 +352,35 @@ def _outputs(node: Node, out_a: Any, out_b: Any) -> Any:
             "two sizes, so its output cannot be described symbolically. "
             f"Received: {len(flat_a)} and {len(flat_b)} outputs"
         )
-    counter = iter(range(len(flat_a)))
     index = 0
-    paths = _leaf_paths(out_a)
     values: list[Any] = []
     wrapped: list[Any] = []
-    for path, a, b in zip(paths, flat_a, flat_b):
-        next(counter)
+    for path, a, b in zip(_leaf_paths(out_a), flat_a, flat_b):
         if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
             value = Value(node, path, _merged_shape(a, b), a.dtype, index)
             index += 1
             values.append(value)
-            wrapped.append(wrap(value, (a.detach(), b.detach())))
+            # Examples live on the CPU: the next layer may not be on this call's device yet.
+            wrapped.append(wrap(value, (a.detach().cpu(), b.detach().cpu())))
         else:
+            if _differs(a, b):
+                raise ValueError(
+                    f"{_describe_target(node)} returned {a!r}, a value that depends on the "
+                    "unknown (None) sizes of its symbolic inputs, which a graph cannot fix in "
+                    "advance. Compute it inside a layer (e.g. `ft.layers.Lambda`) instead. "
+                    f"Received: {a!r} and {b!r} for two input sizes"
+                )
             values.append(a)
             wrapped.append(a)
     node.outputs = _pack(out_a, values)
     return _pack(out_a, wrapped)
+
+
+def _differs(a: Any, b: Any) -> bool:
+    try:
+        return bool(a != b)
+    except Exception:  # values that do not compare (arrays, objects) are kept as they are
+        return False
 
 
 def _leaf_paths(x: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -386,9 +409,11 @@ def takes_training(module: nn.Module) -> bool:
     return "training" in params
 
 
-def _device_of(module: nn.Module) -> torch.device | None:
-    for t in module.parameters():
-        if not isinstance(t, nn.parameter.UninitializedParameter):
+def device_of(module: nn.Module) -> torch.device | None:
+    """Where the module's (created) weights are; None for a module with none yet."""
+    for t in [*module.parameters(), *module.buffers()]:
+        if not isinstance(t, (nn.parameter.UninitializedParameter,
+                              nn.parameter.UninitializedBuffer)):
             return t.device
     return None
 
@@ -425,7 +450,7 @@ def _record_module_call(module: nn.Module, args: tuple[Any, ...], kwargs: dict[s
             raise ValueError(f"`training` must be True, False or None. Received: training={mode!r}")
     node = Node("module", module, _to_values(args), _to_values(kwargs), mode=mode)
     node.call_index = _call_counts.get(module, 0)
-    device = _device_of(module)
+    device = device_of(module)
     runs = []
     for run in (0, 1):
         ex_args, ex_kwargs = _examples_of(args, run, device), _examples_of(kwargs, run, device)

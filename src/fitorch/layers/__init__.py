@@ -12,6 +12,7 @@ Example:
 """
 
 from fitorch.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from fitorch.layers.attention import MultiHeadAttention
 from fitorch.layers.conv import Conv1D, Conv2D, Conv3D
 from fitorch.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from fitorch.layers.core import Activation, Dense, Dropout, Flatten
@@ -23,6 +24,7 @@ from fitorch.layers.depthwise import (
 )
 from fitorch.layers.embedding import Embedding
 from fitorch.layers.input_layer import Input, InputLayer
+from fitorch.layers.masking import Masking
 from fitorch.layers.merging import (
     Add,
     Average,
@@ -42,6 +44,7 @@ from fitorch.layers.noise import (
     SpatialDropout2D,
 )
 from fitorch.layers.normalization import BatchNormalization, LayerNormalization
+from fitorch.layers.normalization_extra import GroupNormalization, UnitNormalization
 from fitorch.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -56,6 +59,7 @@ from fitorch.layers.pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
+from fitorch.layers.preprocessing import Normalization, Rescaling
 from fitorch.layers.recurrent import GRU, LSTM, SimpleRNN
 from fitorch.layers.reshaping import Reshape
 from fitorch.layers.structure import (
@@ -110,22 +114,27 @@ __all__ = [
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
     "GlobalMaxPooling3D",
+    "GroupNormalization",
     "Identity",
     "Input",
     "InputLayer",
     "Lambda",
     "LayerNormalization",
     "LeakyReLU",
+    "Masking",
     "MaxPooling1D",
     "MaxPooling2D",
     "MaxPooling3D",
     "Maximum",
     "Minimum",
+    "MultiHeadAttention",
     "Multiply",
+    "Normalization",
     "PReLU",
     "Permute",
     "ReLU",
     "RepeatVector",
+    "Rescaling",
     "Reshape",
     "SeparableConv1D",
     "SeparableConv2D",
@@ -135,6 +144,7 @@ __all__ = [
     "SpatialDropout2D",
     "Subtract",
     "TimeDistributed",
+    "UnitNormalization",
     "UpSampling1D",
     "UpSampling2D",
     "ZeroPadding1D",

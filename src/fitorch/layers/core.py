@@ -41,8 +41,11 @@ _name_lock = threading.Lock()
 
 
 def _snake_case(name: str) -> str:
+    """Keras's `to_snake_case`: `"Conv2D"` -> `"conv2d"`, `"GlobalMaxPooling1D"` ->
+    `"global_max_pooling1d"` (a digit does not start a new word)."""
+    name = re.sub(r"\W+", "", name)
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def auto_name(prefix: str) -> str:
@@ -50,6 +53,8 @@ def auto_name(prefix: str) -> str:
 
     Example:
         >>> auto_name("MyBlock").startswith("my_block")
+        True
+        >>> auto_name("MaxPooling2D").startswith("max_pooling2d")
         True
     """
     prefix = _snake_case(prefix)

@@ -39,13 +39,17 @@ from fitorch.metrics.confusion import (
     TrueNegatives,
     TruePositives,
 )
+from fitorch.metrics.hinge import CategoricalHinge, Hinge, SquaredHinge
 from fitorch.metrics.probabilistic import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
+    KLDivergence,
+    Poisson,
     SparseCategoricalCrossentropy,
 )
 from fitorch.metrics.registry import get
 from fitorch.metrics.regression import (
+    CosineSimilarity,
     MeanAbsoluteError,
     MeanAbsolutePercentageError,
     MeanSquaredError,
@@ -61,9 +65,13 @@ __all__ = [
     "BinaryCrossentropy",
     "CategoricalAccuracy",
     "CategoricalCrossentropy",
+    "CategoricalHinge",
+    "CosineSimilarity",
     "FalseNegatives",
     "FalsePositives",
+    "Hinge",
     "InferredAccuracy",
+    "KLDivergence",
     "Mean",
     "MeanAbsoluteError",
     "MeanAbsolutePercentageError",
@@ -71,12 +79,14 @@ __all__ = [
     "MeanSquaredError",
     "MeanSquaredLogarithmicError",
     "Metric",
+    "Poisson",
     "Precision",
     "Recall",
     "RootMeanSquaredError",
     "SparseCategoricalAccuracy",
     "SparseCategoricalCrossentropy",
     "SparseTopKCategoricalAccuracy",
+    "SquaredHinge",
     "Sum",
     "TopKCategoricalAccuracy",
     "TorchMetricsWrapper",

@@ -7,10 +7,12 @@ averages a per-sample function of `(y_true, y_pred)`.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from collections.abc import Callable
 from typing import Any, cast
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -25,6 +27,43 @@ from fitorch.metrics._utils import (
     _upcast,
     _zero_result,
 )
+
+
+def _constructor_arguments(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]
+                           ) -> dict[str, Any]:
+    """The arguments of `cls(*args, **kwargs)` by parameter name, defaults included."""
+    try:
+        init = cls.__init__  # type: ignore[misc]
+        bound = inspect.signature(init).bind_partial(None, *args, **kwargs)
+    except (TypeError, ValueError):  # no usable signature (or a call that will fail anyway)
+        return {}
+    bound.apply_defaults()
+    arguments: dict[str, Any] = {}
+    params = list(bound.signature.parameters.values())[1:]  # without `self`
+    for param in params:
+        if param.name not in bound.arguments:
+            continue
+        value = bound.arguments[param.name]
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            arguments.update(value)
+        elif param.kind is not inspect.Parameter.VAR_POSITIONAL:
+            arguments[param.name] = value
+    return arguments
+
+
+def _config_value(value: Any) -> Any:
+    """A constructor argument as plain data (dtypes by name, arrays and tuples as lists)."""
+    if isinstance(value, torch.dtype):
+        return str(value).removeprefix("torch.")
+    if isinstance(value, (Tensor, np.ndarray)):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_config_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _config_value(v) for k, v in value.items()}
+    return value
 
 
 def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
@@ -64,6 +103,7 @@ class Metric:
     """
 
     _state_attrs: tuple[str, ...] = ()
+    _init_args: dict[str, Any]
     # Whether `update_state` may run inside a compiled train step (`jit_compile=True`):
     # tensor state updated in place, no Python numbers that change per batch. fitorch's
     # own metrics are; a subclass defined elsewhere opts in by setting it to True, and
@@ -74,6 +114,31 @@ class Metric:
         super().__init_subclass__(**kwargs)
         if "traceable" not in cls.__dict__:
             cls.traceable = cls.__module__.startswith("fitorch.metrics.")
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        metric = super().__new__(cls)
+        # What `get_config` returns: the arguments the metric was built with.
+        metric._init_args = _constructor_arguments(cls, args, kwargs)
+        return metric
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this metric (its current `name` included).
+
+        Example:
+            >>> AUC(num_thresholds=50).get_config()["num_thresholds"]
+            50
+            >>> m = Mean(name="avg"); type(m).from_config(m.get_config()).name
+            'avg'
+        """
+        config = {k: _config_value(v) for k, v in self.__dict__.get("_init_args", {}).items()}
+        if "name" in config:
+            config["name"] = self.name
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Metric:
+        """A new metric built from `get_config()`'s output."""
+        return cls(**config)
 
     def __init__(self, name: str | None = None, dtype: torch.dtype | str | None = None) -> None:
         if name is not None and not isinstance(name, str):

@@ -1,4 +1,4 @@
-"""Probabilistic metrics: binary, categorical and sparse categorical crossentropy."""
+"""Probabilistic metrics: the crossentropies, KL divergence and Poisson."""
 
 from __future__ import annotations
 
@@ -138,3 +138,32 @@ class SparseCategoricalCrossentropy(MeanMetricWrapper):
             mask, sw = _squeeze_or_expand(mask, sw)
             weight = sw * mask
         Mean.update_state(self, values, sample_weight=weight)
+
+
+class KLDivergence(MeanMetricWrapper):
+    """Mean of `sum(y_true * log(y_true / y_pred), axis=-1)`, both clipped to `[1e-7, 1]`.
+
+    Example:
+        >>> m = KLDivergence()
+        >>> m.update_state(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.5, 0.5]]))
+        >>> m.result()
+        tensor(0.6931)
+    """
+
+    def __init__(self, name: str = "kl_divergence", dtype: torch.dtype | str | None = None
+                 ) -> None:
+        super().__init__(losses.kl_divergence, name=name, dtype=dtype)
+
+
+class Poisson(MeanMetricWrapper):
+    """Mean of `mean(y_pred - y_true * log(y_pred + 1e-7), axis=-1)`.
+
+    Example:
+        >>> m = Poisson()
+        >>> m.update_state(torch.tensor([[0.0, 0.0]]), torch.tensor([[1.0, 3.0]]))
+        >>> m.result()
+        tensor(2.)
+    """
+
+    def __init__(self, name: str = "poisson", dtype: torch.dtype | str | None = None) -> None:
+        super().__init__(losses.poisson, name=name, dtype=dtype)

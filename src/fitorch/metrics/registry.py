@@ -25,12 +25,16 @@ from fitorch.metrics.confusion import (
     TrueNegatives,
     TruePositives,
 )
+from fitorch.metrics.hinge import CategoricalHinge, Hinge, SquaredHinge
 from fitorch.metrics.probabilistic import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
+    KLDivergence,
+    Poisson,
     SparseCategoricalCrossentropy,
 )
 from fitorch.metrics.regression import (
+    CosineSimilarity,
     MeanAbsoluteError,
     MeanAbsolutePercentageError,
     MeanSquaredError,
@@ -51,9 +55,15 @@ _BUILTIN_CLASSES: tuple[type[Metric], ...] = (
     MeanAbsolutePercentageError,
     MeanSquaredLogarithmicError,
     RootMeanSquaredError,
+    CosineSimilarity,
     BinaryCrossentropy,
     CategoricalCrossentropy,
     SparseCategoricalCrossentropy,
+    KLDivergence,
+    Poisson,
+    Hinge,
+    SquaredHinge,
+    CategoricalHinge,
     AUC,
     Precision,
     Recall,

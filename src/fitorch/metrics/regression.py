@@ -1,4 +1,4 @@
-"""Regression metrics: MSE, MAE, MAPE, MSLE and RMSE."""
+"""Regression metrics: MSE, MAE, MAPE, MSLE, RMSE and cosine similarity."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from fitorch import losses
 from fitorch.metrics._utils import _EPSILON, _prepare, _squeeze_or_expand
 from fitorch.metrics.base import Mean, MeanMetricWrapper
 
@@ -128,3 +129,25 @@ class RootMeanSquaredError(Mean):
 
     def result(self) -> Tensor:
         return super().result().sqrt()
+
+
+def _cosine_similarity(y_true: Tensor, y_pred: Tensor, axis: int = -1) -> Tensor:
+    # The loss is the negative similarity; the metric reports the similarity itself.
+    return -losses.cosine_similarity(y_true.to(y_pred.dtype), y_pred, axis=axis)
+
+
+class CosineSimilarity(MeanMetricWrapper):
+    """Mean cosine similarity along `axis`: `sum(l2_norm(y_true) * l2_norm(y_pred), axis)`.
+
+    Example:
+        >>> m = CosineSimilarity()
+        >>> m.update_state(torch.tensor([[0.0, 1.0], [1.0, 1.0]]),
+        ...                torch.tensor([[1.0, 0.0], [1.0, 1.0]]))
+        >>> m.result()
+        tensor(0.5000)
+    """
+
+    def __init__(self, name: str = "cosine_similarity", dtype: torch.dtype | str | None = None,
+                 axis: int = -1) -> None:
+        super().__init__(_cosine_similarity, name=name, dtype=dtype, axis=axis)
+        self.axis = axis

@@ -91,13 +91,14 @@ class Adam(KerasOptimizer):
         name: str | None = None,
         *,
         lr: float | None = None,
+        gradient_accumulation_steps: int | None = None,
     ) -> None:
         self._saturated_steps: dict[torch.device, Tensor] = {}
         super().__init__(
             params, learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
             clipvalue=clipvalue, global_clipnorm=global_clipnorm, use_ema=use_ema,
             ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
-            name=name, lr=lr,
+            name=name, lr=lr, gradient_accumulation_steps=gradient_accumulation_steps,
             beta_1=_check_beta("beta_1")(beta_1),
             beta_2=_check_beta("beta_2")(beta_2),
             epsilon=_check_epsilon(epsilon),
@@ -174,6 +175,7 @@ class AdamW(Adam):
         name: str | None = None,
         *,
         lr: float | None = None,
+        gradient_accumulation_steps: int | None = None,
     ) -> None:
         if weight_decay is None:
             raise ValueError(
@@ -184,7 +186,7 @@ class AdamW(Adam):
             amsgrad=amsgrad, weight_decay=weight_decay, clipnorm=clipnorm,
             clipvalue=clipvalue, global_clipnorm=global_clipnorm, use_ema=use_ema,
             ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
-            name=name, lr=lr,
+            name=name, lr=lr, gradient_accumulation_steps=gradient_accumulation_steps,
         )
 
 
@@ -218,12 +220,13 @@ class Adamax(KerasOptimizer):
         name: str | None = None,
         *,
         lr: float | None = None,
+        gradient_accumulation_steps: int | None = None,
     ) -> None:
         super().__init__(
             params, learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
             clipvalue=clipvalue, global_clipnorm=global_clipnorm, use_ema=use_ema,
             ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
-            name=name, lr=lr,
+            name=name, lr=lr, gradient_accumulation_steps=gradient_accumulation_steps,
             beta_1=_check_beta("beta_1")(beta_1),
             beta_2=_check_beta("beta_2")(beta_2),
             epsilon=_check_epsilon(epsilon),
@@ -274,6 +277,7 @@ class Nadam(KerasOptimizer):
         name: str | None = None,
         *,
         lr: float | None = None,
+        gradient_accumulation_steps: int | None = None,
     ) -> None:
         # prod_{i<=t} (1 - 0.5 * 0.96**i): Keras's running `u_product` divided by
         # beta_1**t, kept separately so param groups may use different beta_1.
@@ -282,7 +286,7 @@ class Nadam(KerasOptimizer):
             params, learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
             clipvalue=clipvalue, global_clipnorm=global_clipnorm, use_ema=use_ema,
             ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
-            name=name, lr=lr,
+            name=name, lr=lr, gradient_accumulation_steps=gradient_accumulation_steps,
             beta_1=_check_beta("beta_1")(beta_1),
             beta_2=_check_beta("beta_2")(beta_2),
             epsilon=_check_epsilon(epsilon),

@@ -10,12 +10,14 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from numbers import Real
 from typing import Any
 
 import torch
 from torch import Tensor
+
+from fitorch.optimizers.clipping import check_clip_args, clip_gradients
 
 # Key under which `state_dict()` stores the optimizer-wide counters that torch's
 # per-parameter `state` has no place for (Keras keeps one global `iterations`).
@@ -28,6 +30,7 @@ _GLOBAL_OPTIONS = (
     "use_ema",
     "ema_momentum",
     "ema_overwrite_frequency",
+    "gradient_accumulation_steps",
 )
 
 
@@ -158,6 +161,7 @@ class KerasOptimizer(torch.optim.Optimizer):
         ema_overwrite_frequency: int | None = None,
         name: str | None = None,
         lr: float | None = None,
+        gradient_accumulation_steps: int | None = None,
         **hyperparameters: Any,
     ) -> None:
         # Keras code passes the learning rate as the first positional argument.
@@ -171,17 +175,7 @@ class KerasOptimizer(torch.optim.Optimizer):
                 )
             learning_rate = lr
         learning_rate = _check_learning_rate(learning_rate)
-        clip_args = {"clipnorm": clipnorm, "clipvalue": clipvalue,
-                     "global_clipnorm": global_clipnorm}
-        if sum(value is not None for value in clip_args.values()) > 1:
-            raise ValueError(
-                "Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
-                f"Received: clipnorm={clipnorm}, clipvalue={clipvalue}, "
-                f"global_clipnorm={global_clipnorm}"
-            )
-        for key, value in clip_args.items():
-            if value is not None:
-                _check_number(key, value, 0.0, None, low_open=True)
+        check_clip_args(clipnorm, clipvalue, global_clipnorm)
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.global_clipnorm = global_clipnorm
@@ -197,6 +191,18 @@ class KerasOptimizer(torch.optim.Optimizer):
                 f"Received: ema_overwrite_frequency={_describe(ema_overwrite_frequency)}"
             )
         self.ema_overwrite_frequency = ema_overwrite_frequency
+        if gradient_accumulation_steps is not None and (
+            isinstance(gradient_accumulation_steps, bool)
+            or not isinstance(gradient_accumulation_steps, int)
+            or gradient_accumulation_steps < 1
+        ):
+            raise ValueError(
+                "`gradient_accumulation_steps` must be an int >= 1 or None. Received: "
+                f"gradient_accumulation_steps={_describe(gradient_accumulation_steps)}"
+            )
+        # Applied by the model's train step (the same mechanism as
+        # `compile(gradient_accumulation_steps=N)`): `iterations` counts updates.
+        self.gradient_accumulation_steps = gradient_accumulation_steps
         self.name = name if name is not None else type(self).__name__.lower()
         self._iterations = 0
         self._wd_exclude_ids: set[int] = set()
@@ -365,26 +371,7 @@ class KerasOptimizer(torch.optim.Optimizer):
 
     def _clip_gradients(self, grads: list[Tensor]) -> None:
         """Keras's gradient clipping, in place; scales stay on the device (no sync)."""
-        if self.clipnorm is not None:
-            # Per-variable: g * clipnorm / max(||g||, clipnorm).
-            scales = torch._foreach_norm(grads)
-            torch._foreach_clamp_min_(scales, self.clipnorm)
-            torch._foreach_reciprocal_(scales)
-            torch._foreach_mul_(scales, self.clipnorm)
-            torch._foreach_mul_(grads, scales)
-        elif self.global_clipnorm is not None:
-            norms = torch._foreach_norm(grads)
-            device = grads[0].device
-            total = torch.linalg.vector_norm(torch.stack([n.to(device) for n in norms]))
-            clip = self.global_clipnorm
-            # `+ (total - total)` turns the scale into NaN for an inf/NaN norm, as Keras.
-            scale = clip / torch.clamp_min(total, clip) + (total - total)
-            for dev in {g.device for g in grads}:
-                dev_grads = [g for g in grads if g.device == dev]
-                torch._foreach_mul_(dev_grads, scale.to(dev))
-        elif self.clipvalue is not None:
-            torch._foreach_clamp_min_(grads, -self.clipvalue)
-            torch._foreach_clamp_max_(grads, self.clipvalue)
+        clip_gradients(grads, self.clipnorm, self.clipvalue, self.global_clipnorm)
 
     def _apply_weight_decay(self, group: dict[str, Any], params: list[Tensor]) -> None:
         wd = group["weight_decay"]
@@ -507,6 +494,56 @@ class KerasOptimizer(torch.optim.Optimizer):
         if self.use_ema:
             self._update_ema()
         self._iterations += 1
+
+    def apply(self, grads: Sequence[Tensor | None],
+              trainable_variables: Sequence[Tensor] | None = None) -> None:
+        """Keras 3's `optimizer.apply(grads, trainable_variables)`: one update with these
+        gradients (None: that variable is not updated). The first call builds an unbuilt
+        optimizer on `trainable_variables`, as Keras does.
+
+        Example:
+            >>> grads = [p.grad for p in model.trainable_weights]
+            >>> optimizer.apply(grads, model.trainable_weights)
+        """
+        variables = list(trainable_variables) if trainable_variables is not None else [
+            p for group in self.param_groups for p in group["params"]]
+        grads = list(grads)
+        if len(grads) != len(variables):
+            raise ValueError(
+                f"`apply` takes one gradient per variable: {len(grads)} gradients for "
+                f"{len(variables)} variables. Received: len(grads)={len(grads)}"
+            )
+        if not self.is_built:
+            self.build(variables)
+        known = {id(p) for group in self.param_groups for p in group["params"]}
+        unknown = [i for i, v in enumerate(variables) if id(v) not in known]
+        if unknown:
+            raise ValueError(
+                f"`apply` got variables the optimizer was not built with (positions "
+                f"{unknown[:5]}): an optimizer updates the variables it was built on. "
+                f"Received: {len(unknown)} unknown variable(s)"
+            )
+        with torch.no_grad():
+            # Exactly these gradients: every other parameter of the optimizer sits out.
+            held = [(p, p.grad) for group in self.param_groups for p in group["params"]]
+            for p, _ in held:
+                p.grad = None
+            for v, g in zip(variables, grads):
+                v.grad = g
+            try:
+                self.step()
+            finally:
+                for p, grad in held:
+                    p.grad = grad
+
+    def apply_gradients(self, grads_and_vars: Iterable[tuple[Tensor | None, Tensor]]) -> None:
+        """Keras's `apply_gradients(zip(grads, vars))`.
+
+        Example:
+            >>> optimizer.apply_gradients(zip(grads, model.trainable_weights))
+        """
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [v for _, v in pairs])
 
     def _update(
         self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor], t: int

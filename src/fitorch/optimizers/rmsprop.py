@@ -54,12 +54,13 @@ class RMSprop(KerasOptimizer):
         name: str | None = None,
         *,
         lr: float | None = None,
+        gradient_accumulation_steps: int | None = None,
     ) -> None:
         super().__init__(
             params, learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
             clipvalue=clipvalue, global_clipnorm=global_clipnorm, use_ema=use_ema,
             ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
-            name=name, lr=lr,
+            name=name, lr=lr, gradient_accumulation_steps=gradient_accumulation_steps,
             rho=_check_number("rho", rho, 0.0, 1.0),
             momentum=_check_number("momentum", momentum, 0.0, 1.0),
             epsilon=_check_epsilon(epsilon),

@@ -190,6 +190,10 @@ def load_model(filepath: str | os.PathLike[str], model: nn.Module | None = None,
             model.compile(**compile_kwargs(config, model))
             if decoded is not None:
                 _restore_optimizer(model, decoded, path)
+            if doc.get("step_state"):
+                from fitorch.step import load_step_state
+
+                load_step_state(model, decode(doc["step_state"], optimizer_tensors))
         except BaseException:
             with torch.no_grad():  # leave a caller's model as it was
                 current = model.state_dict()

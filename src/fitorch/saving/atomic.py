@@ -13,10 +13,13 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
 from collections.abc import Iterator
+
+from fitorch.saving.errors import write_error
 
 __all__ = ["atomic_path", "check_overwrite", "remove_stale_temporaries"]
 
@@ -103,6 +106,12 @@ def atomic_path(filepath: str | os.PathLike[str]) -> Iterator[str]:
     """
     target = os.path.abspath(os.fspath(filepath))
     directory = os.path.dirname(target)
+    if os.path.isdir(target):
+        raise IsADirectoryError(
+            errno.EISDIR,
+            f"Cannot save to {os.fspath(filepath)!r}: it is a directory. Pass a file path "
+            f"inside it, e.g. {os.path.join(os.fspath(filepath), 'model.weights.safetensors')!r}."
+            f" Received: filepath={os.fspath(filepath)!r}", os.fspath(filepath))
     if not os.path.isdir(directory):
         raise ValueError(
             f"Cannot save to {os.fspath(filepath)!r}: the directory {directory!r} does not exist. "
@@ -112,14 +121,22 @@ def atomic_path(filepath: str | os.PathLike[str]) -> Iterator[str]:
     # so the saved file gets the permissions of any other file the user writes.
     token = secrets.token_hex(_TOKEN_HEX // 2)
     tmp = os.path.join(directory, f".{os.path.basename(target)}.{token}.tmp")
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    try:
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    except OSError as e:
+        raise (write_error(e, target) or e) from e
     try:
         yield tmp
         _fsync_file(tmp)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.remove(tmp)
+        # A full disk reaches here in each writer's words (safetensors, torch's zip
+        # writer, h5py): one OSError naming the path and the free space instead.
+        clearer = write_error(e, target) if isinstance(e, Exception) else None
+        if clearer is not None and clearer is not e:
+            raise clearer from e
         raise
     _fsync_dir(directory)
     remove_stale_temporaries(target)

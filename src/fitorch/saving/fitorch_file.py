@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from fitorch.saving.codec import NotEncodable, encode
+from fitorch.saving.errors import FileFormatError
 from fitorch.saving.formats import FITORCH_MEMBER, read_member
 from fitorch.saving.safetensors_io import read_safetensors_bytes, safetensors_bytes
 from fitorch.saving.serialization import NotSerializable, compile_config, model_config
@@ -85,6 +86,10 @@ def write_fitorch_file(model: nn.Module, filepath: str, kind: str = "model") -> 
                 "restores the weights and the optimizer state.", stacklevel=3)
         if getattr(model, "compiled", False):
             doc["optimizer_state"], optimizer_tensors = _optimizer_state(model)
+            if doc["optimizer_state"] is not None:  # the loss scaler of "16-mixed"
+                from fitorch.step import step_state
+
+                doc["step_state"] = encode(step_state(model), optimizer_tensors, "step")
     with zipfile.ZipFile(filepath, "w", compression=zipfile.ZIP_STORED) as zf:
         _write_member(zf, FITORCH_MEMBER, json.dumps(doc, indent=1).encode("utf8"))
         _write_member(zf, WEIGHTS_MEMBER, safetensors_bytes(weights, {"format": "pt"}))
@@ -107,12 +112,18 @@ def read_fitorch_file(filepath: str
             weights_data = read_member(zf, WEIGHTS_MEMBER, filepath)
             optimizer_data = (read_member(zf, OPTIMIZER_MEMBER, filepath)
                               if OPTIMIZER_MEMBER in names else None)
+    except FileFormatError:
+        raise
+    except RecursionError:
+        raise FileFormatError(filepath, (
+            f"Could not read {filepath!r}: its {FITORCH_MEMBER} nests lists or objects deeper "
+            "than any fitorch file does (a damaged or crafted file). "
+            f"Received: filepath={filepath!r}")) from None
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, UnicodeDecodeError,
             json.JSONDecodeError) as e:
-        raise ValueError(
+        raise FileFormatError(filepath, (
             f"Could not read {filepath!r}: the file is truncated or corrupted. "
-            f"Received: filepath={filepath!r} ({type(e).__name__}: {e})"
-        ) from None
+            f"Received: filepath={filepath!r} ({type(e).__name__}: {e})")) from None
     if not isinstance(doc, dict) or doc.get("format") != "fitorch":
         raise ValueError(f"{filepath!r} is not a fitorch file. Received: {FITORCH_MEMBER} "
                          f"without format='fitorch'")

@@ -79,12 +79,40 @@ _MAX_RATIO = 1000  # a zip member may not expand more than this (zip bombs) ...
 _RATIO_FLOOR = 1 << 30  # ... once it is bigger than 1 GiB
 
 
-def read_member(zf: zipfile.ZipFile, name: str, source: str) -> bytes:
-    """One member of a zip file, refusing members that would expand from almost nothing."""
+_CHUNK = 1 << 20
+
+
+def read_member(zf: zipfile.ZipFile, name: str, source: str, limit: int | None = None) -> bytes:
+    """One member of a zip file, read by its actual inflated bytes.
+
+    Refuses members that would expand from almost nothing, members that inflate to more
+    than their header declares (the read stops there, streaming, so a header that
+    understates the size allocates nothing more) and members bigger than `limit` bytes
+    (what the caller can use, e.g. a multiple of the model's own weights).
+    """
+    from fitorch.saving.errors import FileFormatError
+
     info = zf.getinfo(name)
     if info.file_size > _RATIO_FLOOR and info.file_size > _MAX_RATIO * max(info.compress_size, 1):
-        raise ValueError(
+        raise FileFormatError(source, (
             f"Refusing to read {source!r}: member {name!r} would expand to {info.file_size} "
-            "bytes from almost nothing (a zip bomb)."
-        )
-    return zf.read(name)
+            "bytes from almost nothing (a zip bomb)."))
+    if limit is not None and info.file_size > limit:
+        raise FileFormatError(source, (
+            f"Refusing to read {source!r}: member {name!r} declares {info.file_size} bytes, "
+            f"more than the {limit} bytes it can hold for this model. "
+            f"Received: filepath={source!r}"))
+    allowed = info.file_size
+    data = bytearray()
+    with zf.open(info) as member:
+        while True:
+            chunk = member.read(min(_CHUNK, allowed + 1 - len(data)))
+            if not chunk:
+                break
+            data += chunk
+            if len(data) > allowed:
+                raise FileFormatError(source, (
+                    f"Refusing to read {source!r}: member {name!r} inflates to more than the "
+                    f"{allowed} bytes its header declares (a damaged or crafted file). "
+                    f"Received: filepath={source!r}"))
+    return bytes(data)

@@ -132,7 +132,7 @@ def dense_after_flatten(model: nn.Module) -> dict[int, tuple[int, ...]]:
             if call is not None:
                 from fitorch.step import call_model
 
-                call_model(model, sample, False, compiled=False)  # type: ignore[arg-type]
+                call_model(model, sample, False, compiled=False)
             else:
                 model(sample)
     finally:

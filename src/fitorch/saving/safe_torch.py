@@ -26,7 +26,10 @@ _NESTED_KEYS = ("state_dict", "model_state_dict", "model")
 def load_torch_state(filepath: str) -> dict[str, torch.Tensor]:
     """A flat `{name: tensor}` state dict from a torch file, never executing code from it."""
     try:
-        obj: Any = torch.load(filepath, map_location="cpu", weights_only=True)
+        # A file object, not the path: torch.load reads a path ending in .safetensors with
+        # safetensors, whatever the file holds.
+        with open(filepath, "rb") as f:
+            obj: Any = torch.load(f, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise ValueError(
             f"Refusing to load {filepath!r}: it holds Python objects other than tensors and "

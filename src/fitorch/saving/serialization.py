@@ -254,6 +254,9 @@ def compile_config(model: Any) -> dict[str, Any] | None:
         else None,
         "steps_per_execution": int(model._steps_per_execution),
         "jit_compile": bool(model._jit_compile),
+        "precision": model._precision,
+        "gradient_accumulation_steps": int(model._gradient_accumulation_steps),
+        **(model._clip_options or {}),
     }
 
 
@@ -317,4 +320,9 @@ def compile_kwargs(config: Mapping[str, Any], model: nn.Module) -> dict[str, Any
         "weighted_metrics": _decode_metric(config.get("weighted_metrics")),
         "steps_per_execution": int(config.get("steps_per_execution", 1)),
         "jit_compile": bool(config.get("jit_compile", False)),
+        "precision": str(config.get("precision", "32")),
+        **{key: config[key] for key in ("clipnorm", "clipvalue", "global_clipnorm")
+           if config.get(key) is not None},
+        **({"gradient_accumulation_steps": int(config["gradient_accumulation_steps"])}
+           if config.get("gradient_accumulation_steps", 1) != 1 else {}),
     }
