@@ -268,15 +268,6 @@ def test_keras_optimizer_state_in_a_weights_file_is_named_not_dropped_silently(t
 # --- 3. the "Customizing what happens in fit" guide (torch backend) ---------------------
 
 
-class _KerasLinear(keras.Model):
-    def __init__(self) -> None:
-        super().__init__()
-        self.dense = keras.layers.Dense(1)
-
-    def call(self, x):
-        return self.dense(x)
-
-
 def _guide_train_step(model: Any, data: Any) -> dict[str, Any]:
     """The guide's torch-backend `train_step`, sample weights included."""
     if len(data) == 3:
@@ -288,7 +279,7 @@ def _guide_train_step(model: Any, data: Any) -> dict[str, Any]:
     y_pred = model(x, training=True)
     loss = model.compute_loss(y=y, y_pred=y_pred, sample_weight=sample_weight)
     loss.backward()
-    trainable_weights = list(model.trainable_weights)
+    trainable_weights = [v for v in model.trainable_weights]
     # Keras variables hold the torch tensor in `.value`; fitorch's weights are the tensors.
     gradients = [getattr(v, "value", v).grad for v in trainable_weights]
     with torch.no_grad():
@@ -301,30 +292,27 @@ def _guide_train_step(model: Any, data: Any) -> dict[str, Any]:
     return {m.name: m.result() for m in model.metrics}
 
 
-def _custom_fit_models() -> tuple[Any, Any]:
-    class KerasModel(_KerasLinear):
-        def train_step(self, data):
-            return _guide_train_step(self, data)
+def _guide_test_step(model: Any, data: Any) -> dict[str, Any]:
+    x, y = data
+    y_pred = model(x, training=False)
+    loss = model.compute_loss(y=y, y_pred=y_pred)
+    for metric in model.metrics:
+        if metric.name != "loss":
+            metric.update_state(y, y_pred)
+        else:
+            metric.update_state(loss)
+    return {m.name: m.result() for m in model.metrics}
 
-    class FitorchModel(ft.Model):
-        def __init__(self) -> None:
-            super().__init__()
-            self.dense = ft.layers.Dense(1, input_dim=32)
 
-        def forward(self, x, training=None):  # `self(x, training=True)` passes it through
-            return self.dense(x)
-
-        def train_step(self, data):
-            return _guide_train_step(self, data)
-
-    keras.utils.set_random_seed(0)
-    kmodel = KerasModel()
-    kmodel(np.zeros((1, 32), dtype="float32"))  # builds the Dense
-    fmodel = FitorchModel()
-    with torch.no_grad():
-        fmodel.dense.weight.copy_(torch.from_numpy(np.asarray(kmodel.dense.kernel).T.copy()))
-        fmodel.dense.bias.copy_(torch.from_numpy(np.asarray(kmodel.dense.bias)))
-    return kmodel, fmodel
+def _guide_model(K: Any, weights: Path, CustomModel: type) -> Any:
+    """`CustomModel(inputs, outputs)`, as the guide builds it, with shared initial weights."""
+    inputs = K.Input(shape=(32,))
+    model = CustomModel(inputs, K.layers.Dense(1)(inputs))
+    if K is keras:
+        model.save_weights(weights)
+    else:
+        model.load_weights(weights)
+    return model
 
 
 def _regression_data(n: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -334,79 +322,86 @@ def _regression_data(n: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_custom_train_step_with_compute_loss_and_optimizer_apply(weighted: bool) -> None:
+def test_custom_train_step_with_compute_loss_and_optimizer_apply(tmp_path, weighted) -> None:
     x, y, sw = _regression_data()
-    kmodel, fmodel = _custom_fit_models()
+    # The weighted run compiles no `mae`: Keras's `compile_metrics` weights only
+    # `weighted_metrics`, a case of its own.
+    metrics = [] if weighted else ["mae"]
+    keras.utils.set_random_seed(0)
     results = []
-    for model in (kmodel, fmodel):
-        model.compile(optimizer="adam", loss="mse")
+    for K in (keras, ft):
+        model = _guide_model(K, tmp_path / "linear.weights.h5",
+                             type("CustomModel", (K.Model,), {"train_step": _guide_train_step}))
+        model.compile(optimizer="adam", loss="mse", metrics=metrics)
         history = model.fit(x, y, sample_weight=sw if weighted else None, epochs=3,
                             shuffle=False, verbose=0)
-        results.append((history.history["loss"], model.predict(x, verbose=0)))
-    (k_loss, k_pred), (f_loss, f_pred) = results
-    _close(f_loss, k_loss, "loss")
-    _close(f_pred, k_pred, "predict")
-    assert f_loss[-1] < f_loss[0]
-
-
-def test_custom_train_step_with_own_metrics_property() -> None:
-    """The guide's lower-level version: own loss function, trackers and `metrics`."""
-    x, y, _ = _regression_data()
-
-    initial: list[np.ndarray] = []  # Keras's initial kernel and bias, for the fitorch twin
-
-    def program(K: Any, base: type) -> tuple[dict[str, list[float]], np.ndarray]:
-        class CustomModel(base):
-            def __init__(self, *args, **kwargs):
-                super().__init__(*args, **kwargs)
-                self.loss_tracker = K.metrics.Mean(name="loss")
-                self.mae_metric = K.metrics.MeanAbsoluteError(name="mae")
-                self.loss_fn = K.losses.MeanSquaredError()
-
-            def train_step(self, data):
-                x, y = data
-                self.zero_grad()
-                y_pred = self(x, training=True)
-                loss = self.loss_fn(y, y_pred)
-                loss.backward()
-                trainable_weights = list(self.trainable_weights)
-                gradients = [getattr(v, "value", v).grad for v in trainable_weights]
-                with torch.no_grad():
-                    self.optimizer.apply(gradients, trainable_weights)
-                self.loss_tracker.update_state(loss)
-                self.mae_metric.update_state(y, y_pred)
-                return {"loss": self.loss_tracker.result(), "mae": self.mae_metric.result()}
-
-            @property
-            def metrics(self):
-                return [self.loss_tracker, self.mae_metric]
-
-        model = CustomModel()
-        if K is keras:
-            model(np.zeros((1, 32), dtype="float32"))  # builds the Dense
-            initial.extend([np.asarray(model.dense.kernel), np.asarray(model.dense.bias)])
-        else:
-            kernel, bias = initial
-            with torch.no_grad():
-                model.dense.weight.copy_(torch.from_numpy(kernel.T.copy()))
-                model.dense.bias.copy_(torch.from_numpy(bias))
-        model.compile(optimizer="adam")
-        history = model.fit(x, y, epochs=3, shuffle=False, verbose=0)
-        return history.history, model.predict(x, verbose=0)
-
-    class FitorchLinear(ft.Model):
-        def __init__(self) -> None:
-            super().__init__()
-            self.dense = ft.layers.Dense(1, input_dim=32)
-
-        def forward(self, x, training=None):  # `self(x, training=True)` passes it through
-            return self.dense(x)
-
-    keras.utils.set_random_seed(0)
-    k_hist, k_pred = program(keras, _KerasLinear)
-    f_hist, f_pred = program(ft, FitorchLinear)
+        results.append((history.history, model.predict(x, verbose=0)))
+    (k_hist, k_pred), (f_hist, f_pred) = results
     _history_equal(f_hist, k_hist)
     _close(f_pred, k_pred, "predict")
+    assert f_hist["loss"][-1] < f_hist["loss"][0]
+
+
+def _own_metrics_model(K: Any) -> type:
+    """The guide's lower-level `CustomModel`: own loss function, trackers and `metrics`."""
+    class CustomModel(K.Model):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.loss_tracker = K.metrics.Mean(name="loss")
+            self.mae_metric = K.metrics.MeanAbsoluteError(name="mae")
+            self.loss_fn = K.losses.MeanSquaredError()
+
+        def train_step(self, data):
+            x, y = data
+            self.zero_grad()
+            y_pred = self(x, training=True)
+            loss = self.loss_fn(y, y_pred)
+            loss.backward()
+            trainable_weights = [v for v in self.trainable_weights]
+            gradients = [getattr(v, "value", v).grad for v in trainable_weights]
+            with torch.no_grad():
+                self.optimizer.apply(gradients, trainable_weights)
+            self.loss_tracker.update_state(loss)
+            self.mae_metric.update_state(y, y_pred)
+            return {"loss": self.loss_tracker.result(), "mae": self.mae_metric.result()}
+
+        @property
+        def metrics(self):
+            return [self.loss_tracker, self.mae_metric]
+
+    return CustomModel
+
+
+def test_custom_train_step_with_own_metrics_property(tmp_path: Path) -> None:
+    """The guide's lower-level version: own loss function, trackers and `metrics`."""
+    x, y, _ = _regression_data()
+    keras.utils.set_random_seed(0)
+    results = []
+    for K in (keras, ft):
+        model = _guide_model(K, tmp_path / "linear.weights.h5", _own_metrics_model(K))
+        model.compile(optimizer="adam")
+        history = model.fit(x, y, epochs=3, shuffle=False, verbose=0)
+        results.append((history.history, model.predict(x, verbose=0)))
+    (k_hist, k_pred), (f_hist, f_pred) = results
+    _history_equal(f_hist, k_hist)
+    _close(f_pred, k_pred, "predict")
+
+
+def test_custom_test_step(tmp_path: Path) -> None:
+    x, y, _ = _regression_data()
+    keras.utils.set_random_seed(0)
+    results = []
+    for K in (keras, ft):
+        model = _guide_model(K, tmp_path / "linear.weights.h5",
+                             type("CustomModel", (K.Model,), {"test_step": _guide_test_step}))
+        model.compile(loss="mse", metrics=["mae"])
+        results.append((model.evaluate(x, y, verbose=0),
+                        model.evaluate(x, y, verbose=0, return_dict=True)))
+    (k_list, k_dict), (f_list, f_dict) = results
+    _close(f_list, k_list, "evaluate")
+    assert sorted(f_dict) == sorted(k_dict) == ["loss", "mae"]
+    for key in k_dict:
+        _close(f_dict[key], k_dict[key], key)
 
 
 # --- 4. the transfer-learning guide ------------------------------------------------------

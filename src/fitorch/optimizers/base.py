@@ -412,66 +412,13 @@ class KerasOptimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        self._apply_grads(None)
-        return loss
-
-    @torch.no_grad()
-    def apply(self, grads: Iterable[Tensor | None],
-              trainable_variables: Iterable[Tensor] | None = None) -> None:
-        """Keras 3's `optimizer.apply(grads, trainable_variables)`: one update with `grads`.
-
-        Builds the optimizer on `trainable_variables` at the first call (Keras builds it
-        on first use); without them, `grads` follow the built parameters' order. A None
-        gradient leaves its variable as it is. Clipping, weight decay, EMA and
-        `iterations` behave as in `step()`.
-
-        Example:
-            >>> loss.backward()
-            >>> weights = model.trainable_weights
-            >>> optimizer.apply([w.grad for w in weights], weights)
-        """
-        grads = list(grads)
-        if trainable_variables is None:
-            self._require_built("apply()")
-            variables = [p for group in self.param_groups for p in group["params"]]
-        else:
-            variables = list(trainable_variables)
-        if len(grads) != len(variables):
-            raise ValueError(
-                "`apply()` needs one gradient per variable. "
-                f"Received: {len(grads)} gradients for {len(variables)} variables"
-            )
-        if not self.is_built:
-            self.build(variables)
-        known = {id(p) for group in self.param_groups for p in group["params"]}
-        unknown = [i for i, v in enumerate(variables) if id(v) not in known]
-        if unknown:
-            raise ValueError(
-                "`apply()` got variables this optimizer was not built with (Keras's "
-                "optimizer also updates only the variables it was built on). Received: "
-                f"variables at positions {unknown} (of type {type(variables[unknown[0]]).__name__})"
-            )
-        self._apply_grads({id(v): g for v, g in zip(variables, grads) if g is not None})
-
-    def apply_gradients(self, grads_and_vars: Iterable[tuple[Tensor | None, Tensor]]) -> None:
-        """Keras's `apply_gradients(zip(grads, vars))`: `apply()` with pairs.
-
-        Example:
-            >>> optimizer.apply_gradients(zip([w.grad for w in weights], weights))
-        """
-        pairs = list(grads_and_vars)
-        self.apply([g for g, _ in pairs], [v for _, v in pairs])
-
-    def _apply_grads(self, grad_of: Mapping[int, Tensor] | None) -> None:
-        """One update of every parameter with a gradient: `grad_of[id(p)]`, or `p.grad`
-        when `grad_of` is None (`step()`'s hot path builds no mapping)."""
         work = []
         all_grads: list[Tensor] = []
         for group in self.param_groups:
             params = []
             grads = []
             for p in group["params"]:
-                g = p.grad if grad_of is None else grad_of.get(id(p))
+                g = p.grad
                 if g is not None:
                     if g.is_sparse:
                         raise TypeError(
@@ -494,6 +441,7 @@ class KerasOptimizer(torch.optim.Optimizer):
         if self.use_ema:
             self._update_ema()
         self._iterations += 1
+        return loss
 
     def apply(self, grads: Sequence[Tensor | None],
               trainable_variables: Sequence[Tensor] | None = None) -> None:
