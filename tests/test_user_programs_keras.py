@@ -544,8 +544,8 @@ def test_dict_outputs_take_keras_layer_order_so_same_shaped_heads_load_right(tmp
 @pytest.mark.parametrize("mask_zero", [False, True])
 def test_imdb_bidirectional_lstm(tmp_path: Path, mask_zero: bool) -> None:
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 100, size=(80, 12))
-    x[:, :3] = np.where(rng.random((80, 3)) < 0.5, 0, x[:, :3])  # some leading padding
+    x = rng.integers(0, 100, size=(48, 10))
+    x[:, :3] = np.where(rng.random((48, 3)) < 0.5, 0, x[:, :3])  # some leading padding
     y = (x[:, -1] > 50).astype("float32")
     keras.utils.set_random_seed(0)
     results = []
@@ -560,9 +560,38 @@ def test_imdb_bidirectional_lstm(tmp_path: Path, mask_zero: bool) -> None:
         else:
             model.load_weights(tmp_path / "imdb.weights.h5")
         model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
-        history = model.fit(x, y, batch_size=32, epochs=2, validation_split=0.25, shuffle=False,
+        history = model.fit(x, y, batch_size=16, epochs=2, validation_split=0.25, shuffle=False,
                             verbose=0)
         results.append((history.history, model.predict(x, verbose=0)))
     (k_hist, k_pred), (f_hist, f_pred) = results
+    _history_equal(f_hist, k_hist)
+    _close(f_pred, k_pred, "predict")
+
+
+def test_text_convnet_with_the_sequence_to_channels_first_permute(tmp_path: Path) -> None:
+    """Embedding gives (batch, steps, features) as in Keras, Conv1D takes channels first:
+    the port adds `Permute((2, 1))` between them and then computes Keras's numbers."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 100, size=(64, 20))
+    y = (x[:, 0] > 50).astype("float32")
+    keras.utils.set_random_seed(0)
+    results = []
+    for K in (keras, ft):
+        inputs = K.Input(shape=(20,), dtype="int64")
+        h = K.layers.Embedding(100, 16)(inputs)
+        if K is ft:
+            h = ft.layers.Permute((2, 1))(h)
+        h = K.layers.Conv1D(8, 3, strides=2, activation="relu")(h)
+        h = K.layers.GlobalMaxPooling1D()(h)
+        model = K.Model(inputs, K.layers.Dense(1, activation="sigmoid")(h))
+        if K is keras:
+            model.save_weights(tmp_path / "text.weights.h5")
+        else:
+            model.load_weights(tmp_path / "text.weights.h5")
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        history = model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+        results.append((history.history, model.predict(x, verbose=0), model.count_params()))
+    (k_hist, k_pred, k_count), (f_hist, f_pred, f_count) = results
+    assert f_count == k_count
     _history_equal(f_hist, k_hist)
     _close(f_pred, k_pred, "predict")
