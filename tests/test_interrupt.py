@@ -58,6 +58,7 @@ def test_ctrl_c_with_a_worker_stuck_in_user_code_exits_within_seconds(data):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "interrupted" in result.stdout, result.stderr[-2000:]
     sent = float(result.stdout.split("sent at")[1].split()[0])
-    # Control came back and the exit did not wait on the stuck thread (CLOCK_MONOTONIC is
-    # system-wide on Linux, so the two processes' readings compare).
-    assert ended - sent < 5.0
+    # Control came back and the exit did not wait on the stuck thread, which never returns
+    # (CLOCK_MONOTONIC is system-wide on Linux, so the two processes' readings compare).
+    # About a second on a quiet machine; the bound leaves room for a loaded one.
+    assert ended - sent < 20.0

@@ -24,7 +24,8 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
     "target_shape": (2, 3), "input_dim": 5, "output_dim": 3, "shape": (3,), "pool_size": 2,
     "size": 2, "n": 2, "dims": (2, 1), "function": abs, "cropping": 1, "axes": -1,
     "padding": 1, "mean": 0.0, "variance": 1.0, "stddev": 0.1, "axis": -1, "factor": 0.1,
-    "num_tokens": 4, "max_tokens": 4, "mask_value": 0.0, "units_or_cell": 2, "cell": None,
+    "num_heads": 2, "key_dim": 2, "scale": 0.5, "num_tokens": 4, "max_tokens": 4,
+    "mask_value": 0.0, "units_or_cell": 2, "cell": None,
 }
 # fitorch classes whose Keras counterpart has another name (keras.Input is a function).
 KERAS_CLASS = {"Input": "InputLayer"}

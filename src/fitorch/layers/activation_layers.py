@@ -73,6 +73,8 @@ def _non_negative(value: Any, arg: str, layer: str, allow_none: bool = False) ->
 class _Elementwise(LayerAPI, _NoWeights, nn.Module):
     """A weightless activation layer: name, config round trip, repr."""
 
+    supports_masking = True  # the input's Keras mask is handed on (Keras)
+
     def _config(self) -> dict[str, Any]:
         return {}
 

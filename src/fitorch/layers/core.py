@@ -276,6 +276,8 @@ class Dense(LayerAPI, _KernelOptions, LazyModuleMixin, nn.Module):
         torch.Size([4, 7])
     """
 
+    supports_masking = True  # the input's Keras mask is handed on (Keras)
+
     weight: nn.Parameter
     bias: nn.Parameter | None
 
@@ -529,6 +531,8 @@ class Dropout(LayerAPI, nn.Module):
         True
     """
 
+    supports_masking = True  # the input's Keras mask is handed on (Keras)
+
     def __init__(
         self,
         rate: float,
@@ -655,6 +659,8 @@ class Activation(LayerAPI, nn.Module):
         >>> Activation("relu")(torch.tensor([-1.0, 2.0]))
         tensor([0., 2.])
     """
+
+    supports_masking = True  # the input's Keras mask is handed on (Keras)
 
     def __init__(self, activation: str | Callable[..., Any] | None, name: str | None = None):
         super().__init__()

@@ -20,7 +20,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,15 +38,59 @@ def _check_bool(value: Any) -> bool:
     return bool(value)
 
 
+def _mask_of(inputs: Any) -> torch.Tensor | None:
+    """The Keras mask of a layer's input; for a merge layer's list of inputs, the steps
+    every masked input keeps (Keras ANDs the masks)."""
+    if not isinstance(inputs, (list, tuple)):
+        return getattr(inputs, "_keras_mask", None)
+    masks = [m for m in (getattr(t, "_keras_mask", None) for t in inputs) if m is not None]
+    if not masks or any(m.shape != masks[0].shape for m in masks):
+        return None
+    combined = masks[0]
+    for m in masks[1:]:
+        combined = combined & m
+    return combined
+
+
+def _carrying_mask(forward: Callable[..., Any]) -> Callable[..., Any]:
+    """`forward` that hands its input's Keras mask (`_keras_mask`, e.g. from
+    `Embedding(mask_zero=True)`) on to its output, as Keras's layers that support masking
+    do; the loss and the metrics then skip the masked time steps."""
+
+    @functools.wraps(forward)
+    def with_mask(self: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        outputs = forward(self, inputs, *args, **kwargs)
+        mask = _mask_of(inputs)
+        if mask is not None and isinstance(outputs, torch.Tensor) \
+                and getattr(outputs, "_keras_mask", None) is None \
+                and tuple(outputs.shape[:mask.dim()]) == tuple(mask.shape):
+            outputs._keras_mask = mask  # type: ignore[attr-defined]
+        return outputs
+
+    return with_mask
+
+
 class LayerAPI:
     """Mixin for `nn.Module`s: Keras's `trainable`, `weights`, `trainable_weights`,
     `non_trainable_weights`, `get_weights()` / `set_weights()` and `count_params()`.
+
+    A layer class that sets `supports_masking = True` (Keras's attribute) passes the
+    mask of its input on to its output.
 
     Example:
         >>> dense = ft.layers.Dense(3); dense.build((None, 4))
         >>> [tuple(w.shape) for w in dense.weights]
         [(3, 4), (3,)]
     """
+
+    supports_masking = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        forward = cls.__dict__.get("forward")
+        if cls.supports_masking and forward is not None \
+                and not getattr(forward, "__wrapped__", None):
+            cls.forward = _carrying_mask(forward)  # type: ignore[attr-defined]
 
     @property
     def trainable(self) -> bool:

@@ -41,6 +41,8 @@ def _shapes(inputs: Sequence[Tensor]) -> list[tuple[int, ...]]:
 class _Merge(LayerAPI, _NoWeights, nn.Module):
     """A layer of a list of tensors: checks the list, then `_merge`."""
 
+    supports_masking = True  # the inputs' Keras masks, combined, are handed on (Keras)
+
     min_inputs = 1
     max_inputs: int | None = None
 

@@ -117,6 +117,8 @@ class SpatialDropout2D(_Spatial):
 class _Noise(LayerAPI, _NoWeights, nn.Module):
     """A weightless layer that draws random numbers in training mode."""
 
+    supports_masking = True  # the input's Keras mask is handed on (Keras)
+
     def __init__(self, seed: int | None, name: str | None) -> None:
         super().__init__()
         self.name = _resolve_name(name, type(self))

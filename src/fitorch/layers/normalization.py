@@ -88,6 +88,8 @@ class BatchNormalization(LayerAPI, LazyModuleMixin, nn.Module):
         tensor([0.1000, 0.3000])
     """
 
+    supports_masking = True  # the input's Keras mask is handed on (Keras)
+
     weight: nn.Parameter | None
     bias: nn.Parameter | None
     running_mean: Tensor
@@ -376,6 +378,8 @@ class LayerNormalization(LayerAPI, LazyModuleMixin, nn.Module):
         >>> torch.allclose(out.mean(), torch.tensor(0.0), atol=1e-6)
         True
     """
+
+    supports_masking = True  # the input's Keras mask is handed on (Keras)
 
     weight: nn.Parameter | None
     bias: nn.Parameter | None

@@ -67,6 +67,8 @@ class UnitNormalization(LayerAPI, _NoWeights, nn.Module):
         tensor([[0.6000, 0.8000]])
     """
 
+    supports_masking = True  # the input's Keras mask is handed on (Keras)
+
     def __init__(self, axis: int | Sequence[int] = -1, name: str | None = None) -> None:
         axes = _axes(axis)
         super().__init__()

@@ -63,7 +63,12 @@ class Loss:
     def __call__(
         self, y_true: TensorLike, y_pred: TensorLike, sample_weight: TensorLike | None = None
     ) -> torch.Tensor:
-        """Return the loss reduced with `self.reduction` (per-sample values for "none")."""
+        """Return the loss reduced with `self.reduction` (per-sample values for "none").
+
+        A Keras mask on `y_pred` (`_keras_mask`, from `Embedding(mask_zero=True)` or
+        `Masking` through the layers after them) leaves the masked time steps out, as Keras.
+        """
+        keras_mask = getattr(y_pred, "_keras_mask", None)
         pred = _as_pred(y_pred)
         if pred.dtype in _LOW_PRECISION:
             pred = pred.float()
@@ -73,11 +78,14 @@ class Loss:
         elif true.device != pred.device:
             true = true.to(pred.device)
 
-        if sample_weight is None and self.reduction in _MEAN_REDUCTIONS and pred.numel():
+        if sample_weight is None and keras_mask is None and self.reduction in _MEAN_REDUCTIONS \
+                and pred.numel():
             fast = self._fast_mean(true, pred)
             if fast is not None:
                 return fast
         values, mask = self._values_and_mask(true, pred)
+        if keras_mask is not None and tuple(keras_mask.shape) == tuple(values.shape):
+            mask = keras_mask if mask is None else mask & keras_mask.to(torch.bool)
         if sample_weight is not None and values.dim() == 0 and pred.dim() > 1:
             # Scaling the batch's loss by the mean weight would weight nothing per sample.
             raise ValueError(

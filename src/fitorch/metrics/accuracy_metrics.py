@@ -317,12 +317,12 @@ class InferredAccuracy(Metric):
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         metric = self.metric
         if metric is None:
-            y_true, y_pred = _prepare(y_true, y_pred)
             hint = _accuracy_kind_from_loss(self.loss)
             if hint is not None:
                 metric = self._build(*hint)
             else:
-                metric = self._build(_accuracy_kind_from_shapes(y_true, y_pred))
+                metric = self._build(_accuracy_kind_from_shapes(*_prepare(y_true, y_pred)))
+        # The given y_pred, not a converted copy: it may carry a Keras mask.
         metric.update_state(y_true, y_pred, sample_weight=sample_weight)
 
     def result(self) -> Tensor:

@@ -412,6 +412,17 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:  # type: ignore[override]
+        keras_mask = getattr(y_pred, "_keras_mask", None)
         y_true, y_pred = _prepare(y_true, y_pred)
         values = self._fn(y_true, _upcast(y_pred), **self._fn_kwargs)
+        if keras_mask is not None and isinstance(values, Tensor) \
+                and tuple(keras_mask.shape) == tuple(values.shape[:keras_mask.dim()]):
+            # Masked time steps do not count (Keras weighs them 0).
+            weight = keras_mask.to(torch.float32)
+            if sample_weight is not None:
+                given = _as_tensor(sample_weight, weight.device).to(weight.dtype)
+                if given.dim() == 1 and weight.dim() > 1:  # one weight per sample
+                    given = given.reshape(-1, *([1] * (weight.dim() - 1)))
+                weight = given * weight
+            sample_weight = weight
         super().update_state(values, sample_weight=sample_weight)
