@@ -48,6 +48,15 @@ def is_functional_call(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool
         isinstance(t, SymbolicTensor) for t in nest.flatten(inputs))
 
 
+def _sorted_flatten(structure: Any) -> list[Any]:
+    """Leaves of `structure` as Keras's `tree.flatten` gives them: dict keys sorted."""
+    if isinstance(structure, Mapping):
+        return [leaf for key in sorted(structure) for leaf in _sorted_flatten(structure[key])]
+    if isinstance(structure, (list, tuple)):
+        return [leaf for item in structure for leaf in _sorted_flatten(item)]
+    return [structure]
+
+
 def _check_structure(structure: Any, what: str) -> None:
     leaves = nest.flatten(structure)
     bad = [t for t in leaves if not isinstance(t, SymbolicTensor)]
@@ -100,7 +109,9 @@ class Functional(Model):
         out_values = nest.map_structure(lambda t: t.value, outputs)
         flat_in: list[Value] = nest.flatten(in_values)
         flat_out: list[Value] = nest.flatten(out_values)
-        order = map_graph(flat_in, flat_out)
+        # Keras walks the graph from its flattened structures, where dicts come in sorted
+        # key order: the same walk gives Keras's layer order, so Keras weights load by it.
+        order = map_graph(_sorted_flatten(in_values), _sorted_flatten(out_values))
         if isinstance(in_values, dict):
             names = [str(k) for k in in_values]
         else:

@@ -30,6 +30,7 @@ import copy
 import io
 import math
 import re
+import warnings
 import zipfile
 from collections.abc import Sequence
 from typing import Any
@@ -396,6 +397,7 @@ def load_keras_h5(model: nn.Module, filepath: str, member: str | None = None,
             f"Could not read {filepath!r} as HDF5: the file is truncated or corrupted. "
             f"Received: filepath={filepath!r} ({e})")) from None
     with f:
+        _warn_if_optimizer_state_left(model, f, filepath)
         reader = _Reader(f, filepath, budget)
         try:
             if "layer_names" in f.attrs or "layer_names0" in f.attrs or (
@@ -417,6 +419,25 @@ def load_keras_h5(model: nn.Module, filepath: str, member: str | None = None,
             plan[i] = (path, layer, where,
                        [rows_to_channels_first(arrays[0], shape), *arrays[1:]])
     _apply(model, plan, filepath)
+
+
+def _warn_if_optimizer_state_left(model: nn.Module, f: h5py.File, filepath: str) -> None:
+    """A compiled Keras model writes its optimizer's variables (learning rate, iterations,
+    moments) into its weights file, and Keras's `load_weights` restores them into a
+    compiled model; fitorch loads the weights only, so say that the optimizer keeps its own."""
+    if not getattr(model, "compiled", False):
+        return
+    group = f.get("optimizer/vars") or f.get("optimizer_weights")
+    if isinstance(group, h5py.Group) and len(group):
+        warnings.warn(
+            f"{filepath!r} also holds a Keras optimizer's state ({len(group)} variables: "
+            "its learning rate, iteration count and moments), which Keras's `load_weights` "
+            "would restore into a compiled model. fitorch loads the model's weights only; "
+            f"the optimizer {type(getattr(model, 'optimizer', None)).__name__} keeps its own "
+            "state and learning rate.",
+            UserWarning,
+            stacklevel=5,  # the user's `model.load_weights(...)`
+        )
 
 
 Plan = list[tuple[str, nn.Module, str, list[np.ndarray]]]  # (path, layer, file place, arrays)
