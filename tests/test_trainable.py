@@ -157,3 +157,21 @@ def test_every_layer_class_has_keras_layer_api():
     missing = [c.__name__ for c in classes if isinstance(c, type) and issubclass(c, nn.Module)
                and c is not ft.layers.Input and not issubclass(c, LayerAPI)]
     assert missing == []
+
+
+def test_subclass_without_training_argument_takes_training_keyword():
+    class Net(ft.Model):
+        def __init__(self):
+            super().__init__()
+            self.drop = nn.Dropout(0.5)
+
+        def forward(self, x):
+            return self.drop(x)
+
+    net = Net()
+    x = torch.ones(64, 4)
+    assert torch.equal(net(x, training=False), x)  # one inference call on a training model
+    assert net.training and net.drop.training
+    net.eval()
+    assert not torch.equal(net(x, training=True), x)
+    assert not net.training

@@ -134,6 +134,15 @@ class Model(LayerAPI, nn.Module):
         return step.forward_takes_training(self)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if "training" in kwargs and type(self).forward is not Model.forward \
+                and not _forward_accepts_training(type(self)):
+            # Keras's `self(x, training=True)` on a subclass whose forward has no such
+            # argument (Keras drops it when `call` does not take it): this one call runs in
+            # that mode.
+            training = kwargs.pop("training")
+            if training is not None and bool(training) != self.training:
+                with call_mode(self, bool(training)):
+                    return self.__call__(*args, **kwargs)
         # While gradients are enabled (a user's `train_step` calling `self(x)`), the train
         # step routes the call: input casts and autocast of `compile(precision=...)`.
         route = self.__dict__.get("_call_route")
@@ -1022,6 +1031,23 @@ class Model(LayerAPI, nn.Module):
                 f"Received: config={config!r} (of type {type(config).__name__})"
             )
         self.compile(**compile_kwargs(config, self))
+
+
+_ACCEPTS_TRAINING: dict[type, bool] = {}
+
+
+def _forward_accepts_training(cls: type) -> bool:
+    """Whether `cls.forward` takes a `training` argument (by name or through **kwargs)."""
+    known = _ACCEPTS_TRAINING.get(cls)
+    if known is None:
+        try:
+            params = inspect.signature(cls.forward).parameters  # type: ignore[attr-defined]
+            known = "training" in params or any(
+                p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        except (TypeError, ValueError):
+            known = True
+        _ACCEPTS_TRAINING[cls] = known
+    return known
 
 
 _FUNCTIONAL_SUBCLASSES: dict[type, type] = {}
