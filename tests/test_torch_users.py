@@ -476,3 +476,14 @@ def test_dict_batch_with_a_key_forward_does_not_take_names_it():
     model.compile(optimizer="adam", loss=nn.CrossEntropyLoss())
     with pytest.raises(ValueError, match="'idx'.*takes \\(input_ids\\)"):
         model.fit(loader, epochs=1, verbose=0)
+
+
+def test_integer_data_into_a_float_input_is_converted_as_keras_does():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 5, size=(16, 4))
+    y = rng.normal(size=(16, 1)).astype("float32")
+    model = ft.Sequential([ft.Input(shape=(4,)), ft.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, epochs=1, verbose=0)
+    np.testing.assert_allclose(model.predict(x, verbose=0),
+                               model.predict(x.astype("float32"), verbose=0))

@@ -72,6 +72,10 @@ class Sequential(Model):
         if training is not None and bool(training) != self.training:
             with call_mode(self, bool(training)):
                 return self.forward(x)
+        declared = self.input_layer.dtype if self.input_layer is not None else None
+        if declared is not None and declared.is_floating_point and isinstance(x, torch.Tensor) \
+                and not x.is_floating_point():
+            x = x.to(declared)  # integer data into a float Input, as Keras converts it
         for layer in self.stack:
             x = layer(x)
         return x
