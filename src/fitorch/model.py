@@ -41,7 +41,6 @@ from fitorch.layers.layer_api import LayerAPI, apply_trainable_attributes
 from fitorch.logs import MetricResults, materialize
 from fitorch.modes import ModuleModes, call_mode, eval_mode
 from fitorch.optimizers.clipping import check_clip_args
-from fitorch.optimizers.trainable_params import add_new_trainable
 from fitorch.prediction_buffer import concatenate_outputs
 
 NOT_COMPILED = "You must compile your model before using it."
@@ -323,10 +322,6 @@ class Model(LayerAPI, nn.Module):
         if training:
             apply_trainable_attributes(self)  # `module.trainable = False` on torch modules
             self._build_optimizer()
-            if step.optimizer_ready(self.optimizer):
-                # Parameters unfrozen since compile() train from now on (never a stale set).
-                add_new_trainable(self.optimizer, [(n, p) for n, p in self.named_parameters()
-                                                   if p.requires_grad])
             if self._optimizer_spec is None and not self._overrides("train_step"):
                 raise ValueError(
                     "The model has no optimizer: compile it with one, e.g. "

@@ -33,10 +33,9 @@ class ModuleModes:
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
-        self._flags = [(m, m.training) for m in model.modules()]
+        self._flags, frozen_batch_norms = _snapshot(model)
         frozen = [m for m, training in self._flags if not training]
-        self._frozen = [] if len(frozen) == len(self._flags) else frozen
-        self._frozen += _frozen_batch_norms(model)
+        self._frozen = ([] if len(frozen) == len(self._flags) else frozen) + frozen_batch_norms
 
     @property
     def frozen(self) -> list[nn.Module]:
@@ -56,7 +55,8 @@ class ModuleModes:
     def restore(self) -> None:
         """Every module back to the mode it had when this snapshot was taken."""
         for module, training in self._flags:
-            module.training = training
+            if module.training is not training:  # most are unchanged: skip __setattr__
+                module.training = training
 
 
 def _is_batch_norm(module: nn.Module) -> bool:
@@ -65,22 +65,26 @@ def _is_batch_norm(module: nn.Module) -> bool:
     return isinstance(module, (BatchNormalization, nn.modules.batchnorm._NormBase))
 
 
-def _frozen_batch_norms(model: nn.Module) -> list[nn.Module]:
-    """Batch norms set `trainable = False`, or inside a layer or model that is: they run in
-    inference mode in `fit` (Keras 3's rule for fine-tuning)."""
+def _snapshot(model: nn.Module) -> tuple[list[tuple[nn.Module, bool]], list[nn.Module]]:
+    """In one walk: every module's mode, and the batch norms set `trainable = False` or
+    inside a layer or model that is (they run in inference mode in `fit`, Keras 3's rule
+    for fine-tuning)."""
     from fitorch.layers.layer_api import is_frozen
 
-    found: list[nn.Module] = []
+    flags: list[tuple[nn.Module, bool]] = []
+    frozen_batch_norms: list[nn.Module] = []
 
     def visit(module: nn.Module, frozen: bool) -> None:
+        flags.append((module, module.training))
         frozen = frozen or is_frozen(module)
         if frozen and _is_batch_norm(module):
-            found.append(module)
-        for child in module.children():
-            visit(child, frozen)
+            frozen_batch_norms.append(module)
+        for child in module._modules.values():
+            if child is not None:
+                visit(child, frozen)
 
     visit(model, False)
-    return found
+    return flags, frozen_batch_norms
 
 
 @contextlib.contextmanager

@@ -44,6 +44,7 @@ from fitorch.compiled_step import CompiledTrainStep, OptimizerStep, compile_for
 from fitorch.data import unpack_x_y_sample_weight
 from fitorch.device import model_device
 from fitorch.optimizers.clipping import clip_gradients
+from fitorch.optimizers.trainable_params import add_new_trainable
 
 if TYPE_CHECKING:
     from fitorch.model import Model
@@ -411,6 +412,11 @@ def train_step_of(model: Model, check: bool = True) -> TrainStep:
         return train
     if train is not None:
         train.end_epoch()
+    if optimizer_ready(model.optimizer):
+        # The trainable set changed (or is new): parameters unfrozen since compile() join
+        # the optimizer now, so no fit trains a stale set.
+        add_new_trainable(model.optimizer, [(n, p) for n, p in model.named_parameters()
+                                            if p.requires_grad])
     train = TrainStep(model)
     model.__dict__["_train_step"] = train
     return train
