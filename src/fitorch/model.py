@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from fitorch import checks, nest, step, trainer
+from fitorch import checks, distributed, nest, step, trainer
 from fitorch import metrics as metrics_module
 from fitorch import optimizers as optimizers_module
 from fitorch import precision as precision_module
@@ -23,7 +23,6 @@ from fitorch.callbacks.history import History
 from fitorch.compile_config import CompiledLoss, CompiledMetrics, PendingCompiledMetrics
 from fitorch.compiled_step import CompiledTrainStep, auto_jit
 from fitorch.data import (
-    EpochIterator,
     get_adapter,
     is_batch_source,
     makes_own_batches,
@@ -36,6 +35,7 @@ from fitorch.data.arrays import (
     split_validation,
     to_tensor_structure,
 )
+from fitorch.data.parallel import epoch_iterator, shard_of
 from fitorch.device import model_device
 from fitorch.layers.layer_api import LayerAPI, apply_trainable_attributes
 from fitorch.logs import MetricResults, materialize
@@ -256,6 +256,12 @@ class Model(LayerAPI, nn.Module):
     def _device(self) -> torch.device:
         return model_device(self)
 
+    def _parallel(self) -> Any:
+        """The data-parallel context under torchrun (made at first use), else None."""
+        if not distributed.launched():
+            return None
+        return distributed.context(self._device())
+
     def _needs_build(self) -> bool:
         return any(isinstance(p, nn.parameter.UninitializedParameter) for p in self.parameters())
 
@@ -321,6 +327,12 @@ class Model(LayerAPI, nn.Module):
         step.prepare(self)  # "true" precisions cast the model before the optimizer exists
         if training:
             apply_trainable_attributes(self)  # `module.trainable = False` on torch modules
+            parallel = self._parallel()
+            if parallel is not None:
+                params = tuple(id(p) for p in self.parameters())
+                if self.__dict__.get("_shared_weights") != params:
+                    parallel.broadcast_module(self)  # every rank starts from rank 0's weights
+                    self.__dict__["_shared_weights"] = params
             self._build_optimizer()
             if self._optimizer_spec is None and not self._overrides("train_step"):
                 raise ValueError(
@@ -381,7 +393,10 @@ class Model(LayerAPI, nn.Module):
         when a subclass overrides it."""
         train = step.train_step_of(self)
         train.jit = bool(self._jit_compile or self.__dict__.get("_jit_auto_on"))
-        return self.train_step if self._overrides("train_step") else train
+        if not self._overrides("train_step"):
+            return train
+        parallel = self._parallel()
+        return self.train_step if parallel is None else step.UserTrainStep(self, parallel)
 
     def make_test_function(self) -> Callable[[Any], Any]:
         test = step.test_step_of(self, fresh=True)
@@ -559,6 +574,8 @@ class Model(LayerAPI, nn.Module):
             batch_size, None if makes_own_batches(x) else self._input_batch_size())
         class_weight = checks.class_weight(class_weight)
         loader = _worker_args(max_queue_size, workers, use_multiprocessing)
+        parallel = self._parallel()
+        shard = shard_of(parallel)
 
         val: tuple[Any, Any, Any] | None = None
         if validation_data is not None:
@@ -586,20 +603,21 @@ class Model(LayerAPI, nn.Module):
                 "validation_batch_size") or batch_size
         adapter = get_adapter(x, y, sample_weight, batch_size=batch_size,
                               steps=steps_per_epoch, shuffle=shuffle, class_weight=class_weight,
-                              **loader)
+                              shard=shard, **loader)
         val_adapter = None
         try:
             self._check_can_train(adapter.has_targets)
             if val is not None:
                 val_adapter = get_adapter(val[0], val[1], val[2],
                                           batch_size=validation_batch_size,
-                                          steps=validation_steps, shuffle=False, **loader)
+                                          steps=validation_steps, shuffle=False, shard=shard,
+                                          **loader)
             self._check_labels_once(adapter.targets(),
                                     val_adapter.targets() if val_adapter is not None else None)
             self._prepare(adapter.sample_x(), training=True)
-            iterator = EpochIterator(adapter, steps_per_epoch, self._device())
-            val_iterator = (EpochIterator(val_adapter, validation_steps, self._device())
-                            if val_adapter is not None else None)
+            iterator = epoch_iterator(adapter, steps_per_epoch, self._device(), parallel)
+            val_iterator = (epoch_iterator(val_adapter, validation_steps, self._device(),
+                                           parallel) if val_adapter is not None else None)
             self.__dict__["_jit_auto_on"] = self._jit_auto and auto_jit(
                 self, iterator.num_batches, epochs - initial_epoch)
             return trainer.run_fit(
@@ -667,11 +685,13 @@ class Model(LayerAPI, nn.Module):
                 "No loss to compute: the model was compiled without a loss. Provide a "
                 "`loss` argument in `compile()`."
             )
-        adapter = get_adapter(x, y, sample_weight, batch_size=batch_size, steps=steps, **loader)
+        parallel = self._parallel()
+        adapter = get_adapter(x, y, sample_weight, batch_size=batch_size, steps=steps,
+                              shard=shard_of(parallel), **loader)
         try:
             self._check_labels_once(adapter.targets())
             self._prepare(adapter.sample_x(), training=False)
-            iterator = EpochIterator(adapter, steps, self._device())
+            iterator = epoch_iterator(adapter, steps, self._device(), parallel)
             cbs = trainer.make_callbacks(self, callbacks, verbose=verbose, epochs=1,
                                          steps=iterator.num_batches, add_history=False)
             logs = trainer.run_evaluate(self, iterator, cbs)
@@ -705,10 +725,12 @@ class Model(LayerAPI, nn.Module):
         batch_size = checks.resolve_batch_size(
             batch_size, None if makes_own_batches(x) else self._input_batch_size())
         loader = _worker_args(max_queue_size, workers, use_multiprocessing)
-        adapter = get_adapter(x, batch_size=batch_size, steps=steps, **loader)
+        parallel = self._parallel()
+        adapter = get_adapter(x, batch_size=batch_size, steps=steps, shard=shard_of(parallel),
+                              **loader)
         try:
             self._build(adapter.sample_x())
-            iterator = EpochIterator(adapter, steps, self._device())
+            iterator = epoch_iterator(adapter, steps, self._device(), parallel)
             cbs = trainer.make_callbacks(self, callbacks, verbose=verbose, epochs=1,
                                          steps=iterator.num_batches, add_history=False)
             return trainer.run_predict(self, iterator, cbs)
