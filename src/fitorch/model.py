@@ -39,7 +39,7 @@ from fitorch.data.parallel import epoch_iterator, shard_of
 from fitorch.device import model_device
 from fitorch.layers.layer_api import LayerAPI, apply_trainable_attributes
 from fitorch.logs import MetricResults, materialize
-from fitorch.modes import ModuleModes, call_mode, eval_mode
+from fitorch.modes import ModuleModes, call_mode, eval_mode, example_run
 from fitorch.optimizers.clipping import check_clip_args
 from fitorch.prediction_buffer import concatenate_outputs
 
@@ -304,7 +304,7 @@ class Model(LayerAPI, nn.Module):
             lambda t: ((None, *t.shape[1:]), t.dtype), sample)
         if self._needs_build():
             # Two samples are enough to size every layer; never move the whole dataset.
-            with eval_mode(self), torch.no_grad():
+            with eval_mode(self), torch.no_grad(), example_run():
                 step.call_model(self, _to_device(sample, self), False, compiled=False)
 
     def _build_optimizer(self) -> None:
@@ -952,7 +952,7 @@ class Model(LayerAPI, nn.Module):
 
         input_spec = spec(input_shape)
         sample = nest.map_structure(lambda t: t.to(self._device()), _zeros_like_spec(input_spec))
-        with eval_mode(self), torch.no_grad():
+        with eval_mode(self), torch.no_grad(), example_run():
             step.call_model(self, sample, False, compiled=False)
         self._build_input_spec = input_spec
         if self.compiled:
