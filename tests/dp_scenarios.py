@@ -256,6 +256,41 @@ def scenario_dead_peer() -> dict:
     return {"error": None}
 
 
+class KillAt(ft.callbacks.Callback):
+    """SIGKILL-like exit of one process at (epoch, batch), as a crash would."""
+
+    def __init__(self, at: str, who: str) -> None:
+        super().__init__()
+        self.epoch_now = 0
+        self.at = tuple(int(v) for v in at.split(":")) if at else None
+        self.me = os.environ.get("RANK", "single") == who
+
+    def on_epoch_begin(self, epoch, logs=None):  # type: ignore[no-untyped-def]
+        self.epoch_now = epoch
+
+    def on_train_batch_end(self, batch, logs=None):  # type: ignore[no-untyped-def]
+        if self.me and (self.epoch_now, batch) == self.at:
+            os._exit(9)
+
+
+def scenario_backup() -> dict:
+    x, y = data()
+    torch.manual_seed(0)
+    layers = [ft.Input(shape=(FEATURES,)), ft.layers.Dense(8, activation="tanh")]
+    if os.environ.get("DROPOUT"):
+        layers.append(ft.layers.Dropout(0.3))
+    m = ft.Sequential([*layers, ft.layers.Dense(2)])
+    m.compile(optimizer=ft.optimizers.Adam(0.01),
+              loss=ft.losses.SparseCategoricalCrossentropy(from_logits=True),
+              metrics=["accuracy", Count()])
+    torch.manual_seed(1)
+    kill = KillAt(os.environ.get("KILL_AT", ""), os.environ.get("KILL_RANK", "1"))
+    h = m.fit(x, y, batch_size=20, epochs=3, shuffle=True, verbose=0,
+              callbacks=[kill, ft.callbacks.BackupAndRestore(os.environ["BACKUP_DIR"],
+                                                             save_freq=1)])
+    return {"history": h.history, "weights": weights(m)}
+
+
 def main() -> None:
     name, out = sys.argv[1], Path(sys.argv[2])
     result = globals()[f"scenario_{name}"]()

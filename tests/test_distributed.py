@@ -152,6 +152,60 @@ def test_a_dead_peer_is_an_error_not_a_hang(tmp_path: Path) -> None:
     assert error is not None and "CollectiveError" in error and "rank 0 of 2" in error
 
 
+def _backup_run(out: Path, backup: Path, **env: str) -> list:
+    return run_ranks([SCRIPT, "backup", str(out)], env={"BACKUP_DIR": str(backup), **env})
+
+
+def test_a_killed_rank_resumes_bit_exact_on_two_processes(tmp_path: Path) -> None:
+    """Rank 1 dies in the middle of epoch 2 (dropout on, so every rank's own RNG state
+    matters); the relaunched ranks end with the History and weights of an uninterrupted
+    run, bit for bit."""
+    ref_dir, run_dir = tmp_path / "ref", tmp_path / "run"
+    ref_dir.mkdir()
+    run_dir.mkdir()
+    check_ok(_backup_run(ref_dir, tmp_path / "ref-backup", DROPOUT="1"))
+    killed = _backup_run(run_dir, tmp_path / "backup", DROPOUT="1", KILL_AT="1:2")
+    assert killed[1].returncode == 9 and killed[0].returncode != 0
+    assert "CollectiveError" in killed[0].stderr
+    check_ok(_backup_run(run_dir, tmp_path / "backup", DROPOUT="1"))
+    for rank in ("0", "1"):
+        resumed, ref = load(run_dir, rank), load(ref_dir, rank)
+        np.testing.assert_array_equal(resumed["weights"], ref["weights"])
+        assert resumed["history"] == ref["history"]
+    assert not (tmp_path / "backup" / "latest.backup").exists()  # deleted at the end
+
+
+def _single_backup_run(out: Path, backup: Path, **extra: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
+    env.update(BACKUP_DIR=str(backup), OMP_NUM_THREADS="1", **extra,
+               PYTHONPATH=os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, SCRIPT, "backup", str(out)], timeout=300,
+                          capture_output=True, text=True, env=env)
+
+
+def test_a_backup_resumes_on_another_world_size(tmp_path: Path) -> None:
+    """2 processes -> 1 and 1 -> 2: the resumed run ends where one uninterrupted process
+    does, to float summation tolerance (the data position is the global batches')."""
+    ref, two_one, one_two = (tmp_path / d for d in ("ref", "two_one", "one_two"))
+    for d in (ref, two_one, one_two):
+        d.mkdir()
+    done = _single_backup_run(ref, tmp_path / "ref-backup")
+    assert done.returncode == 0, done.stderr[-3000:]
+    one = load(ref, "single")
+    # 2 -> 1
+    assert _backup_run(two_one, tmp_path / "b21", KILL_AT="1:2")[1].returncode == 9
+    done = _single_backup_run(two_one, tmp_path / "b21")
+    assert done.returncode == 0, done.stderr[-3000:]
+    # 1 -> 2
+    killed = _single_backup_run(one_two, tmp_path / "b12", KILL_AT="1:2", KILL_RANK="single")
+    assert killed.returncode == 9
+    check_ok(_backup_run(one_two, tmp_path / "b12"))
+    for resumed in (load(two_one, "single"), load(one_two, "0"), load(one_two, "1")):
+        close(resumed["weights"], one["weights"])
+        for key, values in one["history"].items():
+            close(np.array(resumed["history"][key]), np.array(values), atol=1e-5)
+
+
 def test_torchrun_launch(tmp_path: Path) -> None:
     """The real launcher: `torchrun --nproc_per_node=2 script.py` runs unchanged."""
     env = dict(os.environ, OMP_NUM_THREADS="1",

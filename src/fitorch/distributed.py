@@ -283,13 +283,10 @@ class Parallel:
                  if callable(getattr(m, "state_dict", None))}
         if not local:
             return
-        gathered = self.all_gather_object(_to_cpu(local))
+        merged = merge_metric_states(self.all_gather_object(_to_cpu(local)), model)
         for key, m in named.items():
-            if key not in local:
-                continue
-            reductions = _metric_reductions(m)
-            merged = _merge_states([g[key] for g in gathered], reductions)
-            m.load_state_dict(_like(merged, local[key]))
+            if key in local:
+                m.load_state_dict(_like(merged[key], local[key]))
 
     def average_buffers(self, module: nn.Module) -> None:
         """Floating buffers (BatchNorm's running statistics) averaged across ranks, so
@@ -403,6 +400,18 @@ class StopVote:
 
 
 # ------------------------------------------------------------------ helpers
+def merge_metric_states(states: list[dict[str, Any]], model: Any) -> dict[str, Any]:
+    """Several ranks' metric states (`Model._metric_states()`) combined into one: summed
+    unless a metric declares otherwise (see `_metric_reductions`)."""
+    named = model._named_metrics()
+    merged: dict[str, Any] = {}
+    for key in states[0]:
+        parts = [s[key] for s in states if key in s]
+        reductions = _metric_reductions(named[key]) if key in named else {}
+        merged[key] = _merge_states(parts, reductions)
+    return merged
+
+
 def _buckets(tensors: Iterable[torch.Tensor]) -> list[list[torch.Tensor]]:
     """Tensors grouped by device and dtype into buckets of about BUCKET_BYTES."""
     groups: dict[tuple[torch.device, torch.dtype], list[list[torch.Tensor]]] = {}

@@ -104,7 +104,8 @@ def run_fit(
                 train_iterator.resume(resume["data"])
                 model._load_metric_states(resume["metrics"])
                 resumed_logs = resume.get("logs") or {}
-                set_rng_state(resume["rng"])
+                if resume["rng"] is not None:  # None: resumed on another world size
+                    set_rng_state(resume["rng"])
                 resume = None
             logs: Logs | None = None
             for begin, end, batches in executions(train_iterator.epoch(first_step), spe):
