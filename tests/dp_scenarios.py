@@ -51,7 +51,8 @@ def model(optimizer: str = "sgd", **compile_args: object) -> ft.Model:
 
 
 def weights(m: torch.nn.Module) -> np.ndarray:
-    return np.concatenate([p.detach().numpy().ravel() for p in m.parameters()])
+    full = [p.full_tensor() if hasattr(p, "full_tensor") else p for p in m.parameters()]
+    return np.concatenate([p.detach().numpy().ravel() for p in full])
 
 
 class Batches(ft.utils.Sequence):
@@ -92,6 +93,24 @@ def scenario_jit() -> dict:
 
 def scenario_accumulation() -> dict:
     return arrays("sgd", gradient_accumulation_steps=2)
+
+
+def scenario_fsdp() -> dict:
+    out = arrays("sgd", distribution="fsdp")
+    return out
+
+
+def scenario_fsdp_save(tmp: str = "") -> dict:
+    x, y = data()
+    m = model("adam", distribution="fsdp")
+    m.fit(x, y, batch_size=20, epochs=1, verbose=0)
+    path = os.path.join(os.environ["SAVE_DIR"], "w.safetensors")
+    m.save_weights(path)
+    import safetensors.torch
+
+    saved = safetensors.torch.load_file(path) if os.environ.get("RANK", "0") == "0" else {}
+    return {"weights": weights(m), "saved": {k: v.numpy() for k, v in saved.items()},
+            "sharded": type(next(m.parameters())).__name__}
 
 
 def scenario_sequence() -> dict:
@@ -282,7 +301,7 @@ def scenario_backup() -> dict:
     m = ft.Sequential([*layers, ft.layers.Dense(2)])
     m.compile(optimizer=ft.optimizers.Adam(0.01),
               loss=ft.losses.SparseCategoricalCrossentropy(from_logits=True),
-              metrics=["accuracy", Count()])
+              metrics=["accuracy", Count()], distribution=os.environ.get("DISTRIBUTION"))
     torch.manual_seed(1)
     kill = KillAt(os.environ.get("KILL_AT", ""), os.environ.get("KILL_RANK", "1"))
     h = m.fit(x, y, batch_size=20, epochs=3, shuffle=True, verbose=0,

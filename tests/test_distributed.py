@@ -50,7 +50,8 @@ def close(a: np.ndarray, b: np.ndarray, rtol: float = 1e-4, atol: float = 1e-6) 
     np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("name", ["sgd", "adam", "jit", "accumulation", "sequence", "dataset"])
+@pytest.mark.parametrize("name", ["sgd", "adam", "jit", "accumulation", "sequence", "dataset",
+                                  "fsdp"])
 def test_two_processes_equal_one_process(name: str, tmp_path: Path) -> None:
     """Global batch 20 over 101 samples: a last batch of 1 sample leaves rank 1 an empty
     share. Weights and History are bit-identical across ranks and equal one process's;
@@ -72,6 +73,15 @@ def test_two_processes_equal_one_process(name: str, tmp_path: Path) -> None:
     np.testing.assert_array_equal(r0["predict"], r1["predict"])
     assert r0["predict"].shape == ref["predict"].shape
     close(r0["predict"], ref["predict"], atol=1e-5)
+
+
+def test_fsdp_shards_the_parameters_and_saves_whole_weights(tmp_path: Path) -> None:
+    _, (r0, r1) = ranks("fsdp_save", tmp_path, env={"SAVE_DIR": str(tmp_path)})
+    assert r0["sharded"] == r1["sharded"] == "DTensor"
+    np.testing.assert_array_equal(r0["weights"], r1["weights"])
+    saved = np.concatenate([v.ravel() for v in r0["saved"].values()])
+    assert saved.shape == r0["weights"].shape  # the whole tensors, not rank 0's shards
+    np.testing.assert_array_equal(np.sort(saved), np.sort(r0["weights"]))
 
 
 def test_evaluate_counts_every_sample_once(tmp_path: Path) -> None:
@@ -156,18 +166,21 @@ def _backup_run(out: Path, backup: Path, **env: str) -> list:
     return run_ranks([SCRIPT, "backup", str(out)], env={"BACKUP_DIR": str(backup), **env})
 
 
-def test_a_killed_rank_resumes_bit_exact_on_two_processes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("distribution", ["data_parallel", "fsdp"])
+def test_a_killed_rank_resumes_bit_exact_on_two_processes(tmp_path: Path,
+                                                          distribution: str) -> None:
     """Rank 1 dies in the middle of epoch 2 (dropout on, so every rank's own RNG state
     matters); the relaunched ranks end with the History and weights of an uninterrupted
-    run, bit for bit."""
+    run, bit for bit. Sharded (FSDP2) models back up their whole state once."""
     ref_dir, run_dir = tmp_path / "ref", tmp_path / "run"
     ref_dir.mkdir()
     run_dir.mkdir()
-    check_ok(_backup_run(ref_dir, tmp_path / "ref-backup", DROPOUT="1"))
-    killed = _backup_run(run_dir, tmp_path / "backup", DROPOUT="1", KILL_AT="1:2")
+    env = {"DROPOUT": "1", "DISTRIBUTION": distribution}
+    check_ok(_backup_run(ref_dir, tmp_path / "ref-backup", **env))
+    killed = _backup_run(run_dir, tmp_path / "backup", KILL_AT="1:2", **env)
     assert killed[1].returncode == 9 and killed[0].returncode != 0
     assert "CollectiveError" in killed[0].stderr
-    check_ok(_backup_run(run_dir, tmp_path / "backup", DROPOUT="1"))
+    check_ok(_backup_run(run_dir, tmp_path / "backup", **env))
     for rank in ("0", "1"):
         resumed, ref = load(run_dir, rank), load(ref_dir, rank)
         np.testing.assert_array_equal(resumed["weights"], ref["weights"])

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from fitorch import checks, distributed, nest, step, trainer
+from fitorch import distribution as distribution_module
 from fitorch import metrics as metrics_module
 from fitorch import optimizers as optimizers_module
 from fitorch import precision as precision_module
@@ -108,6 +109,7 @@ class Model(LayerAPI, nn.Module):
         self._regularized: list[nn.Module] | None = None
         self._constrained: list[nn.Module] | None = None
         self._precision = "32"
+        self._distribution: Any = distribution_module.DataParallel()
         self._gradient_accumulation_steps = 1
         self._clip_options: dict[str, float] | None = None
 
@@ -174,6 +176,7 @@ class Model(LayerAPI, nn.Module):
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
+        distribution: Any = None,
     ) -> None:
         """Configure the model for training.
 
@@ -191,6 +194,8 @@ class Model(LayerAPI, nn.Module):
         gradient of their sample-weighted mean loss (N batches of B equal one of N*B; an
         epoch's last partial group is applied at its end). `clipnorm` / `clipvalue` /
         `global_clipnorm` clip the gradients as Keras's optimizers do, for any optimizer.
+        `distribution`: how the model is spread over the processes of a torchrun launch
+        (see `fitorch.distribution`): replicated (default) or `"fsdp"` (sharded).
 
         Example:
             >>> model.compile(optimizer="adam", loss="mse", metrics=["mae"])
@@ -211,6 +216,14 @@ class Model(LayerAPI, nn.Module):
                 f"Received: jit_compile={jit_compile!r}"
             )
         precision = precision_module.resolve(precision)
+        strategy = distribution_module.get(distribution)
+        if isinstance(strategy, distribution_module.FullyShardedDataParallel) \
+                and jit_compile is True:
+            raise ValueError(
+                "`jit_compile=True` compiles the train step as one graph, which FSDP2's "
+                "sharded parameters cannot enter. Use jit_compile=False (or 'auto') with "
+                "distribution='fsdp'. Received: jit_compile=True, distribution='fsdp'"
+            )
         accumulation = _accumulation_steps(gradient_accumulation_steps, optimizer_spec)
         check_clip_args(clipnorm, clipvalue, global_clipnorm)
         clip = {k: v for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
@@ -226,6 +239,7 @@ class Model(LayerAPI, nn.Module):
                 + ", ".join(f"{k}={v}" for k, v in clip.items())
             )
         self._precision = precision
+        self._distribution = strategy
         self._gradient_accumulation_steps = accumulation
         self._clip_options = clip or None
         self._optimizer_spec = optimizer_spec
@@ -241,7 +255,8 @@ class Model(LayerAPI, nn.Module):
         self._steps_per_execution = spe or 1
         # "auto" is decided per fit (compiled_step.auto_jit): compile only long runs.
         self._jit_compile = bool(jit_compile is True and not run_eagerly)
-        self._jit_auto = jit_compile == "auto" and not run_eagerly
+        self._jit_auto = jit_compile == "auto" and not run_eagerly and not isinstance(
+            strategy, distribution_module.FullyShardedDataParallel)
         # Kept out of `_modules` (plain __dict__ entry): registering the compiled wrapper
         # as a submodule would make the model contain itself.
         self.__dict__["_compiled_call"] = None
@@ -307,6 +322,22 @@ class Model(LayerAPI, nn.Module):
             with eval_mode(self), torch.no_grad(), example_run():
                 step.call_model(self, _to_device(sample, self), False, compiled=False)
 
+    def _share_across_ranks(self) -> None:
+        """Under torchrun: every rank starts from rank 0's weights, and the model is
+        spread as `compile(distribution=...)` says (once; again for new parameters)."""
+        parallel = self._parallel()
+        if parallel is None or distributed.is_sharded(self):
+            return
+        params = tuple(id(p) for p in self.parameters())
+        if self.__dict__.get("_shared_weights") == params:
+            return
+        strategy = getattr(self, "_distribution", None) or distribution_module.DataParallel()
+        before = dict(self.named_parameters())
+        parallel.shard_model(self, strategy)
+        if distributed.is_sharded(self):  # FSDP2 replaced the parameters
+            step.follow_new_parameters(self, before, dict(self.named_parameters()))
+        self.__dict__["_shared_weights"] = tuple(id(p) for p in self.parameters())
+
     def _build_optimizer(self) -> None:
         if self._optimizer_spec is not None and not (
                 self.optimizer is not None and step.optimizer_ready(self.optimizer)):
@@ -327,12 +358,8 @@ class Model(LayerAPI, nn.Module):
         step.prepare(self)  # "true" precisions cast the model before the optimizer exists
         if training:
             apply_trainable_attributes(self)  # `module.trainable = False` on torch modules
-            parallel = self._parallel()
-            if parallel is not None:
-                params = tuple(id(p) for p in self.parameters())
-                if self.__dict__.get("_shared_weights") != params:
-                    parallel.broadcast_module(self)  # every rank starts from rank 0's weights
-                    self.__dict__["_shared_weights"] = params
+        self._share_across_ranks()
+        if training:
             self._build_optimizer()
             if self._optimizer_spec is None and not self._overrides("train_step"):
                 raise ValueError(
@@ -730,6 +757,7 @@ class Model(LayerAPI, nn.Module):
                               **loader)
         try:
             self._build(adapter.sample_x())
+            self._share_across_ranks()
             iterator = epoch_iterator(adapter, steps, self._device(), parallel)
             cbs = trainer.make_callbacks(self, callbacks, verbose=verbose, epochs=1,
                                          steps=iterator.num_batches, add_history=False)
