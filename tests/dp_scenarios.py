@@ -113,6 +113,31 @@ def scenario_fsdp_save(tmp: str = "") -> dict:
             "sharded": type(next(m.parameters())).__name__}
 
 
+def scenario_sync_bn() -> dict:
+    # Batch statistics over the global batch: 2 ranks normalize as one process does.
+    x, y = data()
+    x, y = x[:100], y[:100]
+    torch.manual_seed(0)
+    m = ft.Sequential([ft.Input(shape=(FEATURES,)), ft.layers.Dense(8),
+                       ft.layers.BatchNormalization(), ft.layers.Activation("tanh"),
+                       ft.layers.Dense(2)])
+    m.compile(optimizer=ft.optimizers.SGD(0.1),
+              loss=ft.losses.SparseCategoricalCrossentropy(from_logits=True),
+              distribution=ft.distribution.DataParallel(sync_batchnorm=True))
+    h = m.fit(x, y, batch_size=20, epochs=2, shuffle=False, verbose=0)
+    torch_bn = ft.Model(torch.nn.Sequential(torch.nn.Linear(FEATURES, 4),
+                                            torch.nn.BatchNorm1d(4)))
+    torch_bn.compile(optimizer="sgd", loss="mse",
+                     distribution=ft.distribution.DataParallel(sync_batchnorm=True))
+    try:
+        torch_bn.fit(x, np.zeros((100, 4), "float32"), batch_size=20, verbose=0)
+        error = None
+    except ValueError as e:
+        error = str(e)
+    return {"history": h.history, "weights": weights(m), "error": error,
+            "buffers": np.concatenate([b.numpy().ravel() for b in m.buffers()])}
+
+
 def scenario_sequence() -> dict:
     # Rank r takes batches r::W of a Sequence: a step of 2 ranks over batches of 16 is
     # one process's step over a batch of 32.

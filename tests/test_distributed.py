@@ -84,6 +84,18 @@ def test_fsdp_shards_the_parameters_and_saves_whole_weights(tmp_path: Path) -> N
     np.testing.assert_array_equal(np.sort(saved), np.sort(r0["weights"]))
 
 
+def test_sync_batchnorm_normalizes_over_the_global_batch(tmp_path: Path) -> None:
+    ref = single("sync_bn", tmp_path)
+    _, (r0, r1) = ranks("sync_bn", tmp_path)
+    np.testing.assert_array_equal(r0["weights"], r1["weights"])
+    close(r0["weights"], ref["weights"])
+    close(r0["buffers"], ref["buffers"])
+    for key, values in ref["history"].items():
+        close(np.array(r0["history"][key]), np.array(values), atol=1e-5)
+    assert ref["error"] is None  # one process: nothing to synchronize
+    assert "SyncBatchNorm" in r0["error"] and "CUDA" in r0["error"]
+
+
 def test_evaluate_counts_every_sample_once(tmp_path: Path) -> None:
     _, (r0, r1) = ranks("sgd", tmp_path)
     assert r0["evaluate"]["count"] == r1["evaluate"]["count"] == 101
