@@ -274,3 +274,40 @@ def test_merge_predictions_puts_shards_back_in_order() -> None:
     s0, s1 = np.array([0, 2, 4]), np.array([1, 3, 0])
     np.testing.assert_array_equal(
         merge_predictions([([s0], [3]), ([s1], [3])], "strided", total=5)[0], np.arange(5))
+
+
+def test_launch_detection_from_torchrun_and_slurm(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        # set then deleted: monkeypatch restores the original (absent) value afterwards,
+        # also for the variables `_launch_env` sets itself for SLURM
+        monkeypatch.setenv(key, "x")
+        monkeypatch.delenv(key)
+    assert distributed._launch_env() is None
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("RANK", "0")
+    assert distributed._launch_env() is None  # torchrun --nproc_per_node=1: one process
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert distributed._launch_env() == (3, 4, 1)
+    for key in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("SLURM_NTASKS", "8")
+    monkeypatch.setenv("SLURM_PROCID", "5")
+    monkeypatch.setenv("SLURM_LOCALID", "1")
+    monkeypatch.setenv("SLURM_LAUNCH_NODE_IPADDR", "10.0.0.7")
+    monkeypatch.setenv("SLURM_JOB_ID", "1234")
+    assert distributed._launch_env() == (5, 8, 1)
+    assert os.environ["MASTER_ADDR"] == "10.0.0.7"
+    assert os.environ["MASTER_PORT"] == str(29500 + 234)
+    assert os.environ["RANK"] == "5" and os.environ["WORLD_SIZE"] == "8"
+
+
+def test_bad_distribution_and_fsdp_with_jit_are_errors() -> None:
+    import fitorch as ft
+
+    model = ft.Sequential([ft.Input(shape=(3,)), ft.layers.Dense(1)])
+    with pytest.raises(ValueError, match="distribution="):
+        model.compile(optimizer="sgd", loss="mse", distribution="zero3")
+    with pytest.raises(ValueError, match="jit_compile=True"):
+        model.compile(optimizer="sgd", loss="mse", distribution="fsdp", jit_compile=True)
