@@ -453,3 +453,19 @@ def test_sequences_reaching_conv1d_without_permute_get_a_channels_first_error():
         conv(sequences)
     with pytest.raises(ValueError, match=r"channels-first.*Permute\(\(2, 1\)\)"):
         conv(torch.zeros(2, 12, 8))  # the features are the channels: the channels-last hint
+
+
+def test_weights_saved_before_the_cell_api_still_load() -> None:
+    """State dicts of recurrent layers written as `<layer>.weight_ih` (before the cells
+    held the weights) load into `<layer>.cell.weight_ih`."""
+    import torch
+
+    import fitorch as ft
+
+    model = ft.Sequential([ft.Input(shape=(5, 3)), ft.layers.LSTM(4), ft.layers.Dense(1)])
+    current = model.state_dict()
+    older = {k.replace("cell.", ""): v + 1 for k, v in current.items()}
+    assert "stack.0.weight_ih" in older
+    model.load_state_dict(older)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, older[key.replace("cell.", "")])
