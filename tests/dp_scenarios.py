@@ -52,7 +52,7 @@ def model(optimizer: str = "sgd", **compile_args: object) -> ft.Model:
 
 def weights(m: torch.nn.Module) -> np.ndarray:
     full = [p.full_tensor() if hasattr(p, "full_tensor") else p for p in m.parameters()]
-    return np.concatenate([p.detach().numpy().ravel() for p in full])
+    return np.concatenate([p.detach().cpu().numpy().ravel() for p in full])
 
 
 class Batches(ft.utils.Sequence):
@@ -71,6 +71,8 @@ class Batches(ft.utils.Sequence):
 def arrays(opt: str, **compile_args: object) -> dict:
     x, y = data()
     m = model(opt, **compile_args)
+    if os.environ.get("DEVICE") == "cuda":
+        m.to("cuda")  # under torchrun: this process's GPU (cuda:LOCAL_RANK), NCCL
     torch.manual_seed(1)
     h = m.fit(x, y, batch_size=20, epochs=3, shuffle=True, verbose=0,
               validation_data=(x[:41], y[:41]))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from dp_launch import HERE, check_ok, free_port, run_ranks
 from fitorch import distributed
@@ -226,6 +227,15 @@ def test_a_backup_resumes_on_another_world_size(tmp_path: Path) -> None:
         close(resumed["weights"], one["weights"])
         for key, values in one["history"].items():
             close(np.array(resumed["history"][key]), np.array(values), atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.device_count() < 2,
+                    reason="needs 2 CUDA devices (NCCL)")
+def test_two_gpus_with_nccl_equal_one_process(tmp_path: Path) -> None:
+    ref = single("adam", tmp_path)
+    _, (r0, r1) = ranks("adam", tmp_path, env={"DEVICE": "cuda"})
+    np.testing.assert_array_equal(r0["weights"], r1["weights"])
+    close(r0["weights"], ref["weights"], rtol=1e-3, atol=1e-5)
 
 
 def test_torchrun_launch(tmp_path: Path) -> None:

@@ -204,6 +204,10 @@ class Parallel:
         BatchNorm statistics over the global batch."""
         from fitorch.distribution import FullyShardedDataParallel
 
+        device = next((p.device for p in model.parameters()), None)
+        if device is not None and device.type == "cuda" and device.index != self.local_rank:
+            # `model.to("cuda")` means this process's GPU: cuda:LOCAL_RANK under torchrun.
+            model.to(torch.device("cuda", self.local_rank))
         self.broadcast_module(model)
         if isinstance(strategy, FullyShardedDataParallel):
             from torch.distributed.fsdp import FSDPModule, fully_shard
