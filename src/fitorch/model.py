@@ -82,8 +82,15 @@ class Model(LayerAPI, nn.Module):
                 return super().__new__(Functional if cls is Model else _functional_of(cls))
         return super().__new__(cls)
 
-    def __init__(self, module: nn.Module | None = None, *, name: str | None = None,
-                 output_names: Sequence[str] | None = None) -> None:
+    def __init__(self, module: nn.Module | None = None, *args: Any, name: str | None = None,
+                 output_names: Sequence[str] | None = None, **kwargs: Any) -> None:
+        if args or kwargs:
+            # `super().__init__(inputs, outputs)` in a subclass's own __init__ (Keras's
+            # "subclass a functional model"): this instance becomes a functional model.
+            from fitorch.functional.functional_model import init_as_functional
+
+            init_as_functional(self, module, args, name, output_names, kwargs)
+            return
         super().__init__()
         if module is not None and not isinstance(module, nn.Module):
             raise TypeError(
