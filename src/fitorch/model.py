@@ -21,7 +21,7 @@ from fitorch import metrics as metrics_module
 from fitorch import optimizers as optimizers_module
 from fitorch import precision as precision_module
 from fitorch.callbacks.history import History
-from fitorch.compile_config import CompiledLoss, CompiledMetrics, PendingCompiledMetrics
+from fitorch.compile_config import CompiledLoss, CompiledMetrics, CompileMetrics
 from fitorch.compiled_step import CompiledTrainStep, auto_jit
 from fitorch.data import (
     get_adapter,
@@ -83,8 +83,15 @@ class Model(LayerAPI, nn.Module):
                 return super().__new__(Functional if cls is Model else _functional_of(cls))
         return super().__new__(cls)
 
-    def __init__(self, module: nn.Module | None = None, *, name: str | None = None,
-                 output_names: Sequence[str] | None = None) -> None:
+    def __init__(self, module: nn.Module | None = None, *args: Any, name: str | None = None,
+                 output_names: Sequence[str] | None = None, **kwargs: Any) -> None:
+        if args or kwargs:
+            # `super().__init__(inputs, outputs)` in a subclass's own __init__ (Keras's
+            # "subclass a functional model"): this instance becomes a functional model.
+            from fitorch.functional.functional_model import init_as_functional
+
+            init_as_functional(self, module, args, name, output_names, kwargs)
+            return
         super().__init__()
         if module is not None and not isinstance(module, nn.Module):
             raise TypeError(
@@ -498,13 +505,10 @@ class Model(LayerAPI, nn.Module):
             if self._compiled_loss is not None:
                 out.extend(self._compiled_loss.trackers)
             cm = self._compiled_metrics
-            if cm is not None:
-                if cm.built:
-                    out.extend(cm.metrics)
-                elif cm.requested:
-                    # Keras 3's `compile_metrics`: present from compile on, so a custom
-                    # train_step that updates `self.metrics` builds and fills them.
-                    out.append(PendingCompiledMetrics(self))
+            if cm is not None and cm.requested:
+                # Keras 3's `compile_metrics` container, from compile on: a custom
+                # train_step that updates `self.metrics` builds and fills them as Keras does.
+                out.append(CompileMetrics(self))
         out.extend(self.__dict__.get("_attribute_metrics", {}).values())
         return out
 
@@ -519,11 +523,11 @@ class Model(LayerAPI, nn.Module):
     def _named_metrics(self) -> dict[str, Any]:
         """The metrics by log key (compiled metrics carry their `<output>_` prefixes)."""
         named: dict[str, Any] = {}
-        cm = self._compiled_metrics
-        compiled = {id(m): key for key, m, _, _ in cm.entries} if cm is not None and cm.built \
-            else {}
         for m in self.metrics:
-            named[compiled.get(id(m), m.name)] = m
+            if isinstance(m, CompileMetrics):
+                named.update(m.named_metrics())
+            else:
+                named[m.name] = m
         return named
 
     def _metric_states(self) -> dict[str, Any]:

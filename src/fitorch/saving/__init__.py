@@ -40,7 +40,7 @@ from fitorch.saving.budget import check_config_sizes, materialize_budget
 from fitorch.saving.codec import decode
 from fitorch.saving.fitorch_file import read_fitorch_file, write_fitorch_file
 from fitorch.saving.keras_h5 import load_keras_h5, save_keras_h5
-from fitorch.saving.safe_torch import load_torch_state, save_torch_state
+from fitorch.saving.safe_torch import load_torch_state, save_torch_state, torch_file_budget
 from fitorch.saving.safetensors_io import read_safetensors, write_safetensors
 from fitorch.saving.serialization import compile_kwargs
 from fitorch.saving.state import load_state, portable_state
@@ -141,7 +141,7 @@ def load_weights(model: nn.Module, filepath: str | os.PathLike[str],
     if fmt == formats.SAFETENSORS:
         load_state(model, read_safetensors(path), path)
     elif fmt == formats.TORCH:
-        load_state(model, load_torch_state(path), path)
+        load_state(model, load_torch_state(path, torch_file_budget(model)), path)
     elif fmt == formats.KERAS_H5:
         load_keras_h5(model, path, data_format=data_format)
     elif fmt == formats.KERAS_ARCHIVE:
