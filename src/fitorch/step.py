@@ -171,10 +171,16 @@ class _Forward:
         if self.direct and _hooked(self.model):
             target = self.model._call_impl
         precision = self.precision
-        if not precision.active:
-            return _call(target, x, self.kwargs)
-        with precision.forward():
-            y_pred = _call(target, x, self.kwargs)
+        try:
+            if not precision.active:
+                return _call(target, x, self.kwargs)
+            with precision.forward():
+                y_pred = _call(target, x, self.kwargs)
+        except RuntimeError as error:
+            hint = _integer_input_hint(error, x, self.dtype)
+            if hint is None:
+                raise
+            raise hint from error
         return precision.outputs(y_pred)
 
     def routed_call(self, *args: Any, **kwargs: Any) -> Any:
@@ -185,6 +191,26 @@ class _Forward:
         with self.precision.forward():
             y_pred = nn.Module.__call__(self.model, *args, **kwargs)
         return self.precision.outputs(y_pred)
+
+
+def _integer_input_hint(error: RuntimeError, x: Any, dtype: torch.dtype) -> TypeError | None:
+    """torch's dtype mismatch for integer data fed to a float module, said plainly (the
+    forward pass fails before any update). None for any other error."""
+    message = str(error)
+    if "dtype" not in message and "scalar type" not in message:
+        return None
+    integer = [t.dtype for t in nest.flatten(x)
+               if isinstance(t, torch.Tensor) and not t.is_floating_point()
+               and not t.is_complex() and t.dtype is not torch.bool]
+    if not integer:
+        return None
+    return TypeError(
+        f"The model's input is integer data ({integer[0]}) but its weights are "
+        f"{dtype}: torch does not mix them ({message.splitlines()[0]}). Convert the data "
+        "(e.g. `x.astype('float32')`); integers that are indices need a first layer that "
+        "takes them (an Embedding). No weights were changed. "
+        f"Received: x of dtype {integer[0]}"
+    )
 
 
 class TrainStep(_Forward):
