@@ -193,7 +193,8 @@ class _Forward:
         return self.precision.outputs(y_pred)
 
 
-def _integer_input_hint(error: RuntimeError, x: Any, dtype: torch.dtype) -> TypeError | None:
+def _integer_input_hint(error: RuntimeError, x: Any, dtype: torch.dtype | None
+                        ) -> TypeError | None:
     """torch's dtype mismatch for integer data fed to a float module, said plainly (the
     forward pass fails before any update). None for any other error."""
     message = str(error)
