@@ -318,3 +318,45 @@ def test_bad_distribution_and_fsdp_with_jit_are_errors() -> None:
         model.compile(optimizer="sgd", loss="mse", distribution="zero3")
     with pytest.raises(ValueError, match="jit_compile=True"):
         model.compile(optimizer="sgd", loss="mse", distribution="fsdp", jit_compile=True)
+
+
+@pytest.mark.parametrize("shuffle", [False, True, "batch"])
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_shards_cover_each_global_batch_exactly_once(shuffle: object, on_disk: bool,
+                                                     tmp_path: Path) -> None:
+    """Rank r takes positions r::W of each global batch of the one-process order (in memory
+    and memmap); an empty share is a stand-in from the same global batch."""
+    import torch
+
+    from fitorch.data.arrays import ArrayDataAdapter
+    from fitorch.data.shard import StandIn
+
+    n, batch, world = 23, 5, 3
+    x = np.arange(n, dtype="float32")[:, None]
+    if on_disk:
+        path = tmp_path / "x.npy"
+        np.save(path, x)
+        x = np.load(path, mmap_mode="r")
+
+    def rows(rank: int | None) -> list:
+        shard = Shard(rank, world) if rank is not None else None
+        adapter = ArrayDataAdapter(x, np.arange(n), batch_size=batch, shuffle=shuffle,
+                                   shard=shard)
+        torch.manual_seed(7)
+        return [b for b in adapter.batches()]
+
+    one = rows(None)
+    parts = [rows(r) for r in range(world)]
+    assert all(len(p) == len(one) for p in parts)  # the same steps on every rank
+    for k, global_batch in enumerate(one):
+        expected = global_batch[1].tolist()
+        got: list = []
+        for r in range(world):
+            b = parts[r][k]
+            if isinstance(b, StandIn):
+                assert len(expected) <= r  # only when the global batch has no position r
+                assert b.batch[1].tolist()[0] in expected
+                continue
+            assert b[1].tolist() == expected[r::world]
+            got += b[1].tolist()
+        assert sorted(got) == sorted(expected)
