@@ -155,6 +155,10 @@ def run_fit(
         modes.restore()
         # `on_train_end` always fires, also when a step or a callback raised.
         cbs.on_train_end(training_logs)
+    if parallel is not None:
+        # What rank 0 wrote during fit (checkpoints, logs) is complete when fit returns on
+        # any rank: a rank may read it next.
+        parallel.barrier()
     return model.history
 
 
