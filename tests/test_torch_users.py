@@ -503,3 +503,34 @@ def test_integer_data_into_a_float_torch_module_is_a_clear_error() -> None:
     with pytest.raises(TypeError, match=r"integer data \(torch.int64\).*float32.*astype"):
         model.fit(np.arange(40).reshape(10, 4), np.zeros((10, 2), "float32"), verbose=0)
     assert torch.equal(before, net[0].weight)  # raised before any update
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional", "wrapped"])
+def test_a_fitted_model_pickles_with_torch_save(kind: str) -> None:
+    """`torch.save(model)` (whole-module pickling) after fit: the steps and compiled
+    graphs are rebuilt on use, the loaded model predicts the same and trains on."""
+    import io
+
+    import numpy as np
+    import torch
+
+    import fitorch as ft
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 4)).astype("float32"), rng.normal(size=(20, 1)).astype("float32")
+    if kind == "sequential":
+        model = ft.Sequential([ft.Input(shape=(4,)), ft.layers.Dense(1)])
+    elif kind == "functional":
+        inputs = ft.Input(shape=(4,))
+        model = ft.Model(inputs, ft.layers.Dense(1)(ft.layers.Dense(3)(inputs)))
+    else:
+        model = ft.Model(torch.nn.Linear(4, 1))
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    model.fit(x, y, verbose=0, validation_split=0.2)
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    history = loaded.fit(x, y, verbose=0, epochs=2)
+    assert len(history.history["loss"]) == 2

@@ -45,6 +45,9 @@ from fitorch.optimizers.clipping import check_clip_args
 from fitorch.prediction_buffer import concatenate_outputs
 
 NOT_COMPILED = "You must compile your model before using it."
+# Runtime objects rebuilt on use, never pickled (they hold closures and graphs).
+_TRANSIENT = ("_train_step", "_test_step", "_predict_step", "_call_route", "_compiled_call",
+              "_fit_state", "_results_view")
 
 
 class _DefaultInt(int):
@@ -157,6 +160,16 @@ class Model(LayerAPI, nn.Module):
         if route is not None and torch.is_grad_enabled():
             return route(*args, **kwargs)
         return nn.Module.__call__(self, *args, **kwargs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickling (`torch.save(model)`, `copy.deepcopy`) keeps the model, its compile
+        settings and its optimizer; the built steps and compiled graphs are rebuilt on
+        next use."""
+        state = dict(super().__getstate__())
+        for key in _TRANSIENT:
+            if key in state:
+                state[key] = None
+        return state
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Metrics assigned as attributes are tracked, as Keras does.
