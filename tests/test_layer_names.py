@@ -25,8 +25,10 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
     "size": 2, "n": 2, "dims": (2, 1), "function": abs, "cropping": 1, "axes": -1,
     "padding": 1, "mean": 0.0, "variance": 1.0, "stddev": 0.1, "axis": -1, "factor": 0.1,
     "num_tokens": 4, "max_tokens": 4, "mask_value": 0.0, "units_or_cell": 2, "cell": None,
-    "height": 4, "width": 4, "num_heads": 2, "key_dim": 2, "scale": 0.5,
+    "height": 4, "width": 4, "num_heads": 2, "key_dim": 2, "scale": 0.5, "num_bins": 4,
 }
+# Arguments that are optional one by one but of which a layer needs one.
+ONE_OF_ARGUMENTS: dict[str, dict[str, Any]] = {"Discretization": {"num_bins": 4}}
 # fitorch classes whose Keras counterpart has another name (keras.Input is a function).
 KERAS_CLASS = {"Input": "InputLayer"}
 
@@ -47,6 +49,7 @@ def _build(cls: type, framework_layers: Any, like: type | None = None) -> Any:
         accepted = inspect.signature(cls.__init__).parameters
         kwargs.update({k: v for k, v in _required(like).items() if k in accepted})
     kwargs = {k: v(framework_layers) if k == "layer" else v for k, v in kwargs.items()}
+    kwargs.update(ONE_OF_ARGUMENTS.get(cls.__name__, {}))
     return cls(**kwargs)
 
 

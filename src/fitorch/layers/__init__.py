@@ -23,9 +23,12 @@ from fitorch.layers.depthwise import (
     SeparableConv1D,
     SeparableConv2D,
 )
+from fitorch.layers.discretization import Discretization
 from fitorch.layers.dot_attention import AdditiveAttention, Attention
 from fitorch.layers.embedding import Embedding
+from fitorch.layers.hashing import HashedCrossing, Hashing
 from fitorch.layers.input_layer import Input, InputLayer
+from fitorch.layers.lookup import IntegerLookup, StringLookup
 from fitorch.layers.masking import Masking
 from fitorch.layers.merging import (
     Add,
@@ -77,6 +80,7 @@ from fitorch.layers.structure import (
     ZeroPadding1D,
     ZeroPadding2D,
 )
+from fitorch.layers.text_vectorization import TextVectorization
 from fitorch.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
@@ -109,6 +113,7 @@ __all__ = [
     "Dense",
     "DepthwiseConv1D",
     "DepthwiseConv2D",
+    "Discretization",
     "Dot",
     "Dropout",
     "Embedding",
@@ -122,9 +127,12 @@ __all__ = [
     "GlobalMaxPooling2D",
     "GlobalMaxPooling3D",
     "GroupNormalization",
+    "HashedCrossing",
+    "Hashing",
     "Identity",
     "Input",
     "InputLayer",
+    "IntegerLookup",
     "Lambda",
     "LayerNormalization",
     "LeakyReLU",
@@ -151,7 +159,9 @@ __all__ = [
     "Softmax",
     "SpatialDropout1D",
     "SpatialDropout2D",
+    "StringLookup",
     "Subtract",
+    "TextVectorization",
     "TimeDistributed",
     "UnitNormalization",
     "UpSampling1D",
