@@ -26,6 +26,7 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
     "padding": 1, "mean": 0.0, "variance": 1.0, "stddev": 0.1, "axis": -1, "factor": 0.1,
     "num_tokens": 4, "max_tokens": 4, "mask_value": 0.0, "units_or_cell": 2, "cell": None,
     "height": 4, "width": 4, "num_heads": 2, "key_dim": 2, "scale": 0.5, "num_bins": 4,
+    "height_factor": 0.1, "width_factor": 0.1,
 }
 # Arguments that are optional one by one but of which a layer needs one.
 ONE_OF_ARGUMENTS: dict[str, dict[str, Any]] = {"Discretization": {"num_bins": 4}}

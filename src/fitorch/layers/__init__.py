@@ -13,6 +13,14 @@ Example:
 
 from fitorch.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from fitorch.layers.attention import MultiHeadAttention
+from fitorch.layers.augmentation import (
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+)
 from fitorch.layers.category_encoding import CategoryEncoding
 from fitorch.layers.conv import Conv1D, Conv2D, Conv3D
 from fitorch.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
@@ -147,7 +155,13 @@ __all__ = [
     "Normalization",
     "PReLU",
     "Permute",
+    "RandomBrightness",
+    "RandomContrast",
+    "RandomCrop",
     "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
     "ReLU",
     "RepeatVector",
     "Rescaling",
