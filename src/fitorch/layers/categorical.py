@@ -111,3 +111,21 @@ def encode_categorical(indices: Tensor, output_mode: str, depth: int,
     if output_mode == "multi_hot":
         return one_hot.amax(dim=axis)
     return one_hot.sum(dim=axis)
+
+
+class HostDevice:
+    """Mixin for layers that compute on the host (strings): they remember the device
+    `.to()` moved them to, so their outputs follow the model to its device (they hold
+    no tensor that could say so)."""
+
+    _device = torch.device("cpu")
+    accepts_strings = True  # `fit` hands NumPy string arrays to a model holding one
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Any:
+        moved = fn(torch.empty(0))
+        if isinstance(moved, Tensor):
+            self._device = moved.device
+        return super()._apply(fn, recurse)  # type: ignore[misc]
+
+    def _on_device(self, tensor: Tensor) -> Tensor:
+        return tensor if tensor.device == self._device else tensor.to(self._device)

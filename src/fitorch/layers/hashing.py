@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from fitorch.layers.categorical import (
+    HostDevice,
     encode_categorical,
     is_string_input,
     to_strings,
@@ -92,7 +93,7 @@ def _check_salt(salt: Any) -> tuple[int, int] | None:
     )
 
 
-class Hashing(LayerAPI, _NoWeights, nn.Module):
+class Hashing(HostDevice, LayerAPI, _NoWeights, nn.Module):
     """Hash strings or integers into `num_bins` bins (Keras's `Hashing`).
 
     With `mask_value`, bin 0 is reserved for it and the others hash into
@@ -146,7 +147,8 @@ class Hashing(LayerAPI, _NoWeights, nn.Module):
         if self.mask_value is not None and self.num_bins > 1:
             mask = values == as_hashable_strings(np.asarray([self.mask_value]), self.name)[0]
             hashed = np.where(mask, 0, hashed + 1)
-        indices = torch.from_numpy(hashed).to(device or "cpu")
+        indices = torch.from_numpy(hashed)
+        indices = indices.to(device) if device is not None else self._on_device(indices)
         return encode_categorical(indices, self.output_mode, self.num_bins)
 
     def get_config(self) -> dict[str, Any]:
@@ -184,7 +186,7 @@ def _shape_of(value: Any) -> tuple[int, ...]:
     return tuple(np.shape(value))
 
 
-class HashedCrossing(LayerAPI, _NoWeights, nn.Module):
+class HashedCrossing(HostDevice, LayerAPI, _NoWeights, nn.Module):
     """Cross two or more categorical features into `num_bins` bins (Keras's
     `HashedCrossing`): each sample's feature values are combined with TensorFlow's
     `FingerprintCat64` and binned, so a pair lands in Keras's bin.
@@ -246,7 +248,8 @@ class HashedCrossing(LayerAPI, _NoWeights, nn.Module):
                 h = fingerprint_cat64(h, feature)
             crossed.append(h % self.num_bins)
         device = next((x.device for x in inputs if isinstance(x, Tensor)), None)
-        indices = torch.tensor(crossed, dtype=torch.int64, device=device).reshape(shape)
+        indices = torch.tensor(crossed, dtype=torch.int64).reshape(shape)
+        indices = indices.to(device) if device is not None else self._on_device(indices)
         return encode_categorical(indices, self.output_mode, self.num_bins)
 
     def get_config(self) -> dict[str, Any]:

@@ -23,7 +23,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from fitorch.layers.categorical import adapt_batches, encode_categorical, to_strings
+from fitorch.layers.categorical import (
+    HostDevice,
+    adapt_batches,
+    encode_categorical,
+    to_strings,
+)
 from fitorch.layers.core import _NoWeights, _resolve_name
 from fitorch.layers.hashing import _check_salt, hash_strings
 from fitorch.layers.layer_api import LayerAPI
@@ -34,7 +39,7 @@ _LOOKUP_MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 _MASKED = np.iinfo(np.int64).max  # Keras's index for masked tokens in encoded modes
 
 
-class _IndexLookup(LayerAPI, _NoWeights, nn.Module):
+class _IndexLookup(HostDevice, LayerAPI, _NoWeights, nn.Module):
     """The shared machinery of `StringLookup` and `IntegerLookup` (Keras's IndexLookup)."""
 
     _strings: bool
@@ -340,7 +345,7 @@ class _IndexLookup(LayerAPI, _NoWeights, nn.Module):
                              count=values.size).reshape(values.shape)
         if self.mask_token is not None:
             ids_np[values == self.mask_token] = 0 if self.output_mode == "int" else _MASKED
-        return torch.from_numpy(ids_np)
+        return self._on_device(torch.from_numpy(ids_np))
 
     def _fill_oov(self, inputs: Any, ids: Tensor) -> Tensor:
         missing = ids == -1
@@ -382,6 +387,7 @@ class _IndexLookup(LayerAPI, _NoWeights, nn.Module):
                               else self.oov_token for i in indices.reshape(-1).tolist()]
         if self._strings:
             return out
+        # sync: the indices came to the host; the tokens go back to the input's device
         return torch.from_numpy(out.astype(np.int64)).to(x.device)
 
     def forward(self, inputs: Any) -> Any:
@@ -492,6 +498,7 @@ class IntegerLookup(_IndexLookup):
     """
 
     _strings = False
+    accepts_strings = False
 
     def __init__(self, max_tokens: int | None = None, num_oov_indices: int = 1,
                  mask_token: int | None = None, oov_token: int = -1, vocabulary: Any = None,

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from fitorch.layers.categorical import adapt_batches, to_strings
+from fitorch.layers.categorical import HostDevice, adapt_batches, to_strings
 from fitorch.layers.core import _NoWeights, _resolve_name
 from fitorch.layers.layer_api import LayerAPI
 from fitorch.layers.lookup import StringLookup
@@ -59,7 +59,7 @@ def _ngrams(tokens: list[str], widths: tuple[int, ...]) -> list[str]:
     return out
 
 
-class TextVectorization(LayerAPI, _NoWeights, nn.Module):
+class TextVectorization(HostDevice, LayerAPI, _NoWeights, nn.Module):
     """Turn strings into token indices or bag-of-token vectors (Keras's
     `TextVectorization`).
 
@@ -257,6 +257,9 @@ class TextVectorization(LayerAPI, _NoWeights, nn.Module):
     # --- call -----------------------------------------------------------------------
 
     def forward(self, inputs: Any) -> Tensor:
+        return self._on_device(self._vectorize(inputs))
+
+    def _vectorize(self, inputs: Any) -> Tensor:
         rows, scalar = self._tokenize(inputs)
         lookup = self._lookup_layer
         if isinstance(rows, np.ndarray):
