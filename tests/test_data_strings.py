@@ -93,3 +93,14 @@ def test_string_targets_and_string_inputs_are_clear_errors():
         model.fit(TEXTS, TEXTS, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="no string tensors"):
         ft.Input(shape=(1,), dtype="string")
+
+
+def test_a_saved_text_model_keeps_its_vocabulary(tmp_path):
+    model = text_model(vectorizer())
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.fit(TEXTS, LABELS, epochs=1, verbose=0)
+    model.save(tmp_path / "text.fitorch")
+    loaded = ft.load_model(tmp_path / "text.fitorch")
+    assert loaded.layers[0].get_vocabulary() == model.layers[0].get_vocabulary()
+    np.testing.assert_array_equal(loaded.predict(TEXTS, verbose=0),
+                                  model.predict(TEXTS, verbose=0))

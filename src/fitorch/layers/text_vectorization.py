@@ -13,7 +13,7 @@ Example:
     >>> layer = TextVectorization(output_sequence_length=4)
     >>> layer.adapt(["The cat sat.", "the dog"])
     >>> layer(["the cat ran"])
-    tensor([[2, 3, 1, 0]])
+    tensor([[2, 5, 1, 0]])
 """
 
 from __future__ import annotations
