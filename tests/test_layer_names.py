@@ -24,7 +24,9 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
     "target_shape": (2, 3), "input_dim": 5, "output_dim": 3, "shape": (3,), "pool_size": 2,
     "size": 2, "n": 2, "dims": (2, 1), "function": abs, "cropping": 1, "axes": -1,
     "padding": 1, "mean": 0.0, "variance": 1.0, "stddev": 0.1, "axis": -1, "factor": 0.1,
-    "num_tokens": 4, "max_tokens": 4, "mask_value": 0.0, "units_or_cell": 2, "cell": None,
+    "num_tokens": 4, "max_tokens": 4, "mask_value": 0.0, "units_or_cell": 2,
+    "cell": lambda framework_layers: framework_layers.LSTMCell(2),
+    "cells": lambda framework_layers: [framework_layers.GRUCell(2)],
     "height": 4, "width": 4, "num_heads": 2, "key_dim": 2, "scale": 0.5, "num_bins": 4,
     "height_factor": 0.1, "width_factor": 0.1,
 }
@@ -49,7 +51,8 @@ def _build(cls: type, framework_layers: Any, like: type | None = None) -> Any:
     if like is not None:
         accepted = inspect.signature(cls.__init__).parameters
         kwargs.update({k: v for k, v in _required(like).items() if k in accepted})
-    kwargs = {k: v(framework_layers) if k == "layer" else v for k, v in kwargs.items()}
+    kwargs = {k: v(framework_layers) if k in ("layer", "cell", "cells") else v
+              for k, v in kwargs.items()}
     kwargs.update(ONE_OF_ARGUMENTS.get(cls.__name__, {}))
     return cls(**kwargs)
 

@@ -38,8 +38,10 @@ def test_channel_mismatch_after_build_suggests_the_permute():
     with pytest.raises(ValueError, match=r"3 channels on axis 1\. fitorch layers are "
                                          r"channels-first.*inputs.shape=\(2, 10, 3\)"):
         layer(torch.zeros(2, 10, 3))
-    with pytest.raises(ValueError, match=r"3 channels on axis 1\. Received"):
-        layer(torch.zeros(2, 5, 10))  # not channels-last: no hint
+    # Not channels-last; a rank-3 batch is most often a (batch, steps, features) sequence.
+    with pytest.raises(ValueError, match=r"3 channels on axis 1\. .*\(batch, steps, "
+                                         r"features\).*Permute\(\(2, 1\)\)"):
+        layer(torch.zeros(2, 5, 10))
 
 
 @pytest.mark.parametrize(

@@ -145,8 +145,8 @@ def test_lstm_bias_initialisation_and_layout():
     torch.testing.assert_close(kernel @ kernel.T, torch.eye(3), atol=1e-5, rtol=0)
     gru = GRU(3)
     gru.build((None, None, 2))
-    assert gru.bias.shape == (2, 9) and GRU(3, reset_after=False, use_bias=True)._bias_shape() == (
-        9,)
+    assert gru.bias.shape == (2, 9)
+    assert GRU(3, reset_after=False, use_bias=True).cell._bias_shape() == (9,)
 
 
 def test_gru_gate_order_is_converted():
@@ -198,14 +198,14 @@ def test_recurrent_regularizers_match_keras_losses():
     ours = LSTM(3, kernel_regularizer=regularizers.L2(0.1),
                 recurrent_regularizer=regularizers.L1(0.05), bias_regularizer=regularizers.L2(0.2))
     ours.set_keras_weights([_np(w) for w in ref.weights])
-    mine = [t.item() for t in ours.regularization_losses()]
+    mine = [t.item() for t in ours.losses]  # Keras's layer.losses: the cell's penalties
     np.testing.assert_allclose(mine, [float(_np(t)) for t in ref.losses], rtol=1e-5)
 
 
 def test_recurrent_activity_regularizer_counts_every_output():
     layer = GRU(2, activity_regularizer="l2", return_state=True)
     out, h = layer(torch.randn(4, 3, 2))
-    losses = layer.regularization_losses()
+    losses = layer.regularization_losses()  # the layer's own; the cell reports its weights'
     assert len(losses) == 2
     torch.testing.assert_close(losses[0], 0.01 * out.square().sum() / 4)
     torch.testing.assert_close(losses[1], 0.01 * h.square().sum() / 4)
@@ -222,8 +222,6 @@ def test_recurrent_errors():
         LSTM(-3)
     with pytest.raises(ValueError, match="units=0"):
         GRU(0)
-    with pytest.raises(ValueError, match="stateful=True"):
-        LSTM(2, stateful=True)
     with pytest.raises(ValueError, match="use_cudnn='yes'"):
         GRU(2, use_cudnn="yes")
     with pytest.raises(ValueError, match="dropout='a'"):

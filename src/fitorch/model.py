@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from fitorch import checks, nest, step, trainer
+from fitorch import checks, distributed, nest, step, trainer
 from fitorch import metrics as metrics_module
 from fitorch import optimizers as optimizers_module
 from fitorch import precision as precision_module
@@ -23,7 +23,6 @@ from fitorch.callbacks.history import History
 from fitorch.compile_config import CompiledLoss, CompiledMetrics, PendingCompiledMetrics
 from fitorch.compiled_step import CompiledTrainStep, auto_jit
 from fitorch.data import (
-    EpochIterator,
     get_adapter,
     is_batch_source,
     makes_own_batches,
@@ -37,10 +36,11 @@ from fitorch.data.arrays import (
     split_validation,
     to_tensor_structure,
 )
+from fitorch.data.parallel import epoch_iterator, shard_of
 from fitorch.device import model_device
 from fitorch.layers.layer_api import LayerAPI, apply_trainable_attributes
 from fitorch.logs import MetricResults, materialize
-from fitorch.modes import ModuleModes, call_mode, eval_mode
+from fitorch.modes import ModuleModes, call_mode, eval_mode, example_run
 from fitorch.optimizers.clipping import check_clip_args
 from fitorch.prediction_buffer import concatenate_outputs
 
@@ -257,6 +257,12 @@ class Model(LayerAPI, nn.Module):
     def _device(self) -> torch.device:
         return model_device(self)
 
+    def _parallel(self) -> Any:
+        """The data-parallel context under torchrun (made at first use), else None."""
+        if not distributed.launched():
+            return None
+        return distributed.context(self._device())
+
     def _needs_build(self) -> bool:
         return any(isinstance(p, nn.parameter.UninitializedParameter) for p in self.parameters())
 
@@ -300,7 +306,7 @@ class Model(LayerAPI, nn.Module):
             lambda t: ((None, *t.shape[1:]), t.dtype), sample)
         if self._needs_build():
             # Two samples are enough to size every layer; never move the whole dataset.
-            with eval_mode(self), torch.no_grad():
+            with eval_mode(self), torch.no_grad(), example_run():
                 step.call_model(self, _to_device(sample, self), False, compiled=False)
 
     def _build_optimizer(self) -> None:
@@ -323,6 +329,12 @@ class Model(LayerAPI, nn.Module):
         step.prepare(self)  # "true" precisions cast the model before the optimizer exists
         if training:
             apply_trainable_attributes(self)  # `module.trainable = False` on torch modules
+            parallel = self._parallel()
+            if parallel is not None:
+                params = tuple(id(p) for p in self.parameters())
+                if self.__dict__.get("_shared_weights") != params:
+                    parallel.broadcast_module(self)  # every rank starts from rank 0's weights
+                    self.__dict__["_shared_weights"] = params
             self._build_optimizer()
             if self._optimizer_spec is None and not self._overrides("train_step"):
                 raise ValueError(
@@ -383,7 +395,10 @@ class Model(LayerAPI, nn.Module):
         when a subclass overrides it."""
         train = step.train_step_of(self)
         train.jit = bool(self._jit_compile or self.__dict__.get("_jit_auto_on"))
-        return self.train_step if self._overrides("train_step") else train
+        if not self._overrides("train_step"):
+            return train
+        parallel = self._parallel()
+        return self.train_step if parallel is None else step.UserTrainStep(self, parallel)
 
     def make_test_function(self) -> Callable[[Any], Any]:
         test = step.test_step_of(self, fresh=True)
@@ -561,6 +576,8 @@ class Model(LayerAPI, nn.Module):
             batch_size, None if makes_own_batches(x) else self._input_batch_size())
         class_weight = checks.class_weight(class_weight)
         loader = _worker_args(max_queue_size, workers, use_multiprocessing)
+        parallel = self._parallel()
+        shard = shard_of(parallel)
 
         val: tuple[Any, Any, Any] | None = None
         if validation_data is not None:
@@ -588,20 +605,21 @@ class Model(LayerAPI, nn.Module):
                 "validation_batch_size") or batch_size
         adapter = get_adapter(x, y, sample_weight, batch_size=batch_size,
                               steps=steps_per_epoch, shuffle=shuffle, class_weight=class_weight,
-                              **loader)
+                              shard=shard, **loader)
         val_adapter = None
         try:
             self._check_can_train(adapter.has_targets)
             if val is not None:
                 val_adapter = get_adapter(val[0], val[1], val[2],
                                           batch_size=validation_batch_size,
-                                          steps=validation_steps, shuffle=False, **loader)
+                                          steps=validation_steps, shuffle=False, shard=shard,
+                                          **loader)
             self._check_labels_once(adapter.targets(),
                                     val_adapter.targets() if val_adapter is not None else None)
             self._prepare(adapter.sample_x(), training=True)
-            iterator = EpochIterator(adapter, steps_per_epoch, self._device())
-            val_iterator = (EpochIterator(val_adapter, validation_steps, self._device())
-                            if val_adapter is not None else None)
+            iterator = epoch_iterator(adapter, steps_per_epoch, self._device(), parallel)
+            val_iterator = (epoch_iterator(val_adapter, validation_steps, self._device(),
+                                           parallel) if val_adapter is not None else None)
             self.__dict__["_jit_auto_on"] = self._jit_auto and auto_jit(
                 self, iterator.num_batches, epochs - initial_epoch)
             return trainer.run_fit(
@@ -669,11 +687,13 @@ class Model(LayerAPI, nn.Module):
                 "No loss to compute: the model was compiled without a loss. Provide a "
                 "`loss` argument in `compile()`."
             )
-        adapter = get_adapter(x, y, sample_weight, batch_size=batch_size, steps=steps, **loader)
+        parallel = self._parallel()
+        adapter = get_adapter(x, y, sample_weight, batch_size=batch_size, steps=steps,
+                              shard=shard_of(parallel), **loader)
         try:
             self._check_labels_once(adapter.targets())
             self._prepare(adapter.sample_x(), training=False)
-            iterator = EpochIterator(adapter, steps, self._device())
+            iterator = epoch_iterator(adapter, steps, self._device(), parallel)
             cbs = trainer.make_callbacks(self, callbacks, verbose=verbose, epochs=1,
                                          steps=iterator.num_batches, add_history=False)
             logs = trainer.run_evaluate(self, iterator, cbs)
@@ -707,10 +727,12 @@ class Model(LayerAPI, nn.Module):
         batch_size = checks.resolve_batch_size(
             batch_size, None if makes_own_batches(x) else self._input_batch_size())
         loader = _worker_args(max_queue_size, workers, use_multiprocessing)
-        adapter = get_adapter(x, batch_size=batch_size, steps=steps, **loader)
+        parallel = self._parallel()
+        adapter = get_adapter(x, batch_size=batch_size, steps=steps, shard=shard_of(parallel),
+                              **loader)
         try:
             self._build(adapter.sample_x())
-            iterator = EpochIterator(adapter, steps, self._device())
+            iterator = epoch_iterator(adapter, steps, self._device(), parallel)
             cbs = trainer.make_callbacks(self, callbacks, verbose=verbose, epochs=1,
                                          steps=iterator.num_batches, add_history=False)
             return trainer.run_predict(self, iterator, cbs)
@@ -932,7 +954,7 @@ class Model(LayerAPI, nn.Module):
 
         input_spec = spec(input_shape)
         sample = nest.map_structure(lambda t: t.to(self._device()), _zeros_like_spec(input_spec))
-        with eval_mode(self), torch.no_grad():
+        with eval_mode(self), torch.no_grad(), example_run():
             step.call_model(self, sample, False, compiled=False)
         self._build_input_spec = input_spec
         if self.compiled:

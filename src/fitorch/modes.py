@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 
 from torch import nn
@@ -126,4 +127,30 @@ def call_mode(model: nn.Module, training: bool) -> Iterator[None]:
         modes.restore()
 
 
-__all__ = ["ModuleModes", "call_mode", "eval_mode"]
+_example = threading.local()
+
+
+@contextlib.contextmanager
+def example_run() -> Iterator[None]:
+    """Mark the module calls inside as a shape-finding run on example inputs (building a
+    model, recording a functional call, `summary()`): layers that keep state across
+    calls (stateful RNNs) neither read nor update it then (`in_example_run()`).
+
+    Example:
+        >>> with eval_mode(model), torch.no_grad(), example_run():
+        ...     model(sample)
+    """
+    before = getattr(_example, "active", False)
+    _example.active = True
+    try:
+        yield
+    finally:
+        _example.active = before
+
+
+def in_example_run() -> bool:
+    """Whether the calls now running are a shape-finding run (see `example_run`)."""
+    return bool(getattr(_example, "active", False))
+
+
+__all__ = ["ModuleModes", "call_mode", "eval_mode", "example_run", "in_example_run"]

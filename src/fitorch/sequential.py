@@ -10,7 +10,7 @@ from torch import nn
 
 from fitorch.layers.input_layer import InputLayer
 from fitorch.model import Model
-from fitorch.modes import call_mode, eval_mode
+from fitorch.modes import call_mode, eval_mode, example_run
 
 
 class Sequential(Model):
@@ -87,7 +87,7 @@ class Sequential(Model):
         """With an `Input`, create every parameter now from a zero batch (no RNG, no BN update)."""
         if self.input_layer is None or not self._needs_build():
             return
-        with eval_mode(self), torch.no_grad():
+        with eval_mode(self), torch.no_grad(), example_run():
             self(self.input_layer.example().to(self._device()))
 
     # ------------------------------------------------------------------ config

@@ -42,6 +42,7 @@ from fitorch import nest
 from fitorch import precision as precision_module
 from fitorch.compiled_step import CompiledTrainStep, OptimizerStep, compile_for
 from fitorch.data import unpack_x_y_sample_weight
+from fitorch.data.shard import StandIn
 from fitorch.device import model_device
 from fitorch.optimizers.clipping import clip_gradients
 from fitorch.optimizers.trainable_params import add_new_trainable
@@ -203,6 +204,8 @@ class TrainStep(_Forward):
         self.micro_batches = 0  # of the group being accumulated
         self.first_size = 0  # n_1, the size of its first micro-batch
         self.weights = 0.0  # sum of n_i / n_1 over the group
+        self.samples = 0  # samples since the last update (weights a rank's gradient)
+        self.parallel = model._parallel()  # data-parallel context, None in one process
         self.clip = model._clip_options
         self.hook = model._overrides("on_after_backward")
         self.constrained = model._constrained is None or bool(model._constrained)
@@ -223,6 +226,8 @@ class TrainStep(_Forward):
     # ----------------------------------------------------------------- one batch
     def __call__(self, data: Any) -> Any:
         model = self.model
+        if isinstance(data, StandIn):
+            return self._empty_share()
         x, y, sample_weight = unpack_x_y_sample_weight(data)
         if self.jit:
             graph = self.graph()
@@ -230,6 +235,7 @@ class TrainStep(_Forward):
                 out = graph(x, y, sample_weight, self._loss_factor(batch_size_of(x)))
                 if out is not None:  # the step ran as one graph
                     self._add_gradients(out)
+                    self.samples += batch_size_of(x)
                     if self.accumulation == 1 or self._group_complete(batch_size_of(x)):
                         self.apply_gradients(compiled=True)
                     return model.get_metrics_result()
@@ -240,6 +246,7 @@ class TrainStep(_Forward):
         n = batch_size_of(x)
         if optimizer_ready(self.optimizer):  # not built: nothing to train, report the loss
             self.backward(loss, n)
+            self.samples += n
             if self.accumulation == 1 or self._group_complete(n):
                 self.apply_gradients()
         with torch.no_grad():
@@ -247,10 +254,18 @@ class TrainStep(_Forward):
             model._loss_tracker.update_state(loss.detach().float(), sample_weight=n)
             return model.compute_metrics(x, y, y_pred, sample_weight)
 
+    def _empty_share(self) -> Any:
+        """A data-parallel step in which this rank has no samples (`StandIn`): nothing to
+        compute, but the update (and its gradient all-reduce) runs with every rank."""
+        if optimizer_ready(self.optimizer) and (
+                self.accumulation == 1 or self._group_complete(0)):
+            self.apply_gradients()
+        return self.model.get_metrics_result()
+
     def backward(self, loss: torch.Tensor, n: int) -> None:
         """Gradients of `loss` (x n / n_1 when accumulating, x the loss scale under
         "16-mixed") added to the parameters' `.grad`."""
-        if self.accumulation > 1 and n != (self.first_size or n):
+        if self.accumulation > 1 and self.first_size and n != self.first_size:
             loss = loss * (n / self.first_size)
         if self.scaler is not None:
             loss = self.scaler.scale(loss)
@@ -283,10 +298,11 @@ class TrainStep(_Forward):
 
     def _group_complete(self, n: int) -> bool:
         """Count a micro-batch of `n` samples; True when its group is full."""
-        if not self.micro_batches:
-            self.first_size = n
+        if not self.first_size:
+            self.first_size = n  # 0 for an empty data-parallel share: the next one sets it
         self.micro_batches += 1
-        self.weights += n / self.first_size
+        if n:
+            self.weights += n / self.first_size
         return self.micro_batches == self.accumulation
 
     # --------------------------------------------------------------- the update
@@ -296,9 +312,15 @@ class TrainStep(_Forward):
         optimizer, scaler = self.optimizer, self.scaler
         if self.accumulation > 1:
             grads = [p.grad for p in self.trainable if p.grad is not None]
-            if grads:
+            if grads and self.weights:
                 torch._foreach_div_(grads, self.weights)
             self.micro_batches, self.first_size, self.weights = 0, 0, 0.0
+        if self.parallel is not None:
+            # The global-batch gradient: each rank's mean weighted by its sample count.
+            self.parallel.all_reduce_gradients(self.trainable, self.samples)
+            if "_fitorch_share" in optimizer.__dict__:  # a UserTrainStep's hook: skip it
+                optimizer.__dict__["_fitorch_grads_reduced"] = True
+        self.samples = 0
         if scaler is not None:
             scaler.unscale_(optimizer)
         if self.hook:
@@ -314,6 +336,7 @@ class TrainStep(_Forward):
             self._optimizer_step()
         else:
             optimizer.step()
+        optimizer.__dict__.pop("_fitorch_grads_reduced", None)
         optimizer.zero_grad(set_to_none=True)
         if self.outer_autocast:
             torch.clear_autocast_cache()
@@ -351,7 +374,7 @@ class TrainStep(_Forward):
         if self.micro_batches:
             state["accumulated"] = {
                 "micro_batches": self.micro_batches, "first_size": self.first_size,
-                "weights": self.weights,
+                "weights": self.weights, "samples": self.samples,
                 "grads": {str(i): p.grad for i, p in enumerate(self.trainable)
                           if p.grad is not None}}
         return state
@@ -362,14 +385,71 @@ class TrainStep(_Forward):
         accumulated = state.get("accumulated")
         if self.optimizer is not None and optimizer_ready(self.optimizer):
             self.optimizer.zero_grad(set_to_none=True)
-        self.micro_batches, self.first_size, self.weights = 0, 0, 0.0
+        self.micro_batches, self.first_size, self.weights, self.samples = 0, 0, 0.0, 0
         if accumulated:
             self.micro_batches = int(accumulated["micro_batches"])
             self.first_size = int(accumulated["first_size"])
             self.weights = float(accumulated["weights"])
+            self.samples = int(accumulated.get("samples", 0))
             for i, p in enumerate(self.trainable):
                 grad = accumulated["grads"].get(str(i))
                 p.grad = None if grad is None else grad.to(p.device, p.dtype).clone()
+
+
+class UserTrainStep:
+    """A subclass's own `train_step` in a data-parallel run.
+
+    Every optimizer step it takes (through `self(x)`, a sub-model, a second optimizer,
+    `optimizer.apply`) first replaces the gradients with the global-batch gradient:
+    each rank's weighted by its batch size. On an empty share (`StandIn`) the step runs
+    on a stand-in batch that weighs nothing, and its metric updates are undone.
+
+    Example:
+        >>> train = model.make_train_function()   # under torchrun, with train_step overridden
+        >>> logs = train((xb, yb))
+    """
+
+    def __init__(self, model: Model, parallel: Any) -> None:
+        self.model = model
+        self.parallel = parallel
+        self.count = 1
+        for optimizer in optimizers_of(model):
+            if "_fitorch_share" not in optimizer.__dict__:
+                optimizer.register_step_pre_hook(_reduce_before_step)
+            optimizer.__dict__["_fitorch_share"] = self
+
+    def __call__(self, data: Any) -> Any:
+        model = self.model
+        if isinstance(data, StandIn):
+            saved = model._metric_states()
+            self.count = 0
+            try:
+                return model.train_step(data.batch)
+            finally:
+                model._load_metric_states(saved)
+                self.count = 1
+        x, _, _ = unpack_x_y_sample_weight(data)
+        self.count = batch_size_of(x)
+        return model.train_step(data)
+
+
+def optimizers_of(model: nn.Module) -> list[torch.optim.Optimizer]:
+    """`model.optimizer` and every other optimizer the model holds (a GAN's two)."""
+    found = [v for v in vars(model).values() if isinstance(v, torch.optim.Optimizer)]
+    opt = getattr(model, "optimizer", None)
+    if isinstance(opt, torch.optim.Optimizer) and all(o is not opt for o in found):
+        found.insert(0, opt)
+    return found
+
+
+def _reduce_before_step(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    if optimizer.__dict__.pop("_fitorch_grads_reduced", False):
+        return  # the default step reduced these gradients already
+    share = optimizer.__dict__.get("_fitorch_share")
+    if share is None:
+        return
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    share.parallel.all_reduce_gradients(params, share.count)
 
 
 class TestStep(_Forward):

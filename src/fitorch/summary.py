@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from fitorch.modes import eval_mode
+from fitorch.modes import eval_mode, example_run
 
 # rich's HEAVY_HEAD box, as Keras's summary draws it.
 _TOP = ("┏", "━", "┳", "┓")
@@ -204,7 +204,7 @@ def trace_output_shapes(model: nn.Module, modules: Sequence[nn.Module]) -> dict[
 
     handles = [m.register_forward_hook(hook) for m in {id(m): m for m in modules}.values()]
     try:
-        with eval_mode(model), torch.no_grad():
+        with eval_mode(model), torch.no_grad(), example_run():
             from fitorch.step import call_model  # local: step imports model, model imports us
 
             call_model(model, sample, False, compiled=False)

@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from fitorch import checks
+from fitorch import checks, nest
 from fitorch.callbacks.callback_list import CallbackList
 from fitorch.data import EpochIterator
+from fitorch.data.shard import StandIn, merge_predictions
 from fitorch.device import sync_fn
+from fitorch.distributed import is_writer
 from fitorch.fit_state import FitState, set_rng_state
 from fitorch.logs import Logs, as_logs, materialize
 from fitorch.modes import ModuleModes, eval_mode
@@ -36,8 +38,10 @@ def make_callbacks(model: Model, callbacks: Any, *, verbose: Any, epochs: int,
             "`callbacks` must be a list of fitorch.callbacks.Callback instances. "
             f"Received: callbacks={callbacks!r} (of type {type(callbacks).__name__})"
         )
+    # In a data-parallel run only rank 0 prints a progress bar.
     return CallbackList(
-        callbacks, add_history=add_history, add_progbar=verbose != 0, model=model,
+        callbacks, add_history=add_history, add_progbar=verbose != 0 and is_writer(),
+        model=model,
         sync=sync_fn(model._device()), verbose=verbose, epochs=epochs, steps=steps,
     )
 
@@ -78,6 +82,8 @@ def run_fit(
     train_function = model.make_train_function()
     spe = model._steps_per_execution
     model.stop_training = False
+    parallel = model._parallel()  # None in a single process
+    vote = parallel.stop_vote() if parallel is not None else None
     training_logs: dict[str, Any] | None = None
     state = FitState(model, cbs, train_iterator, epochs)
     modes = ModuleModes(model)  # modules the user put in eval mode stay there (SPEC.md)
@@ -98,7 +104,8 @@ def run_fit(
                 train_iterator.resume(resume["data"])
                 model._load_metric_states(resume["metrics"])
                 resumed_logs = resume.get("logs") or {}
-                set_rng_state(resume["rng"])
+                if resume["rng"] is not None:  # None: resumed on another world size
+                    set_rng_state(resume["rng"])
                 resume = None
             logs: Logs | None = None
             for begin, end, batches in executions(train_iterator.epoch(first_step), spe):
@@ -107,9 +114,16 @@ def run_fit(
                     logs = as_logs(train_function(batch))
                 state.step, state.logs = end, logs
                 cbs.on_train_batch_end(end, logs)
-                if model.stop_training:
+                if vote is not None:
+                    # A stop asked on any rank is agreed at the next batch end.
+                    if vote.batch_end(model.stop_training):
+                        model.stop_training = True
+                        break
+                elif model.stop_training:
                     break
             end_epoch(model)  # a partial group of accumulated gradients is applied now
+            if parallel is not None:
+                parallel.ensure_same_weights(model)
             # Restored metric state not claimed by this epoch's training steps is dropped
             # here, before validation resets and reuses the metrics (see fit_state).
             model._load_metric_states({})
@@ -119,7 +133,7 @@ def run_fit(
             if train_iterator.data_exhausted(epoch, epochs):
                 model.stop_training = True  # a one-shot generator ran out (SPEC.md)
             # sync: once per epoch, the epoch's metric values become floats.
-            epoch_logs = materialize(logs if logs is not None else model.get_metrics_result())
+            epoch_logs = epoch_results(model, logs, parallel)
             modes.eval()
             if val_iterator is not None and checks.should_validate(epoch, validation_freq):
                 val_logs = run_evaluate(model, val_iterator, cbs)
@@ -127,6 +141,8 @@ def run_fit(
                 epoch_logs = dict(sorted(epoch_logs.items()))  # Keras 3 sorts every log dict
             cbs.on_epoch_end(epoch, epoch_logs)
             training_logs = epoch_logs
+            if vote is not None and vote.final(model.stop_training):
+                model.stop_training = True
             if model.stop_training:
                 break
         # Keras: with `use_ema`, the trained model ends with the averaged weights.
@@ -144,6 +160,7 @@ def run_fit(
 def run_evaluate(model: Model, iterator: EpochIterator, callbacks: CallbackList) -> dict[str, Any]:
     test_function = model.make_test_function()
     spe = model._steps_per_execution
+    parallel = model._parallel()
     iterator.restart()
     with eval_mode(model):
         callbacks.on_test_begin()
@@ -153,10 +170,11 @@ def run_evaluate(model: Model, iterator: EpochIterator, callbacks: CallbackList)
             for begin, end, batches in executions(iterator.epoch(), spe):
                 callbacks.on_test_batch_begin(begin)
                 for batch in batches:
-                    logs = as_logs(test_function(batch))
+                    if not isinstance(batch, StandIn):  # an empty share: nothing to count
+                        logs = as_logs(test_function(batch))
                 callbacks.on_test_batch_end(end, logs)
     iterator.on_epoch_end()
-    result = materialize(logs if logs is not None else model.get_metrics_result())  # sync
+    result = epoch_results(model, logs, parallel)  # sync
     callbacks.on_test_end(result)
     return result
 
@@ -164,18 +182,66 @@ def run_evaluate(model: Model, iterator: EpochIterator, callbacks: CallbackList)
 def run_predict(model: Model, iterator: EpochIterator, callbacks: CallbackList) -> Any:
     predict_function = model.make_predict_function()
     spe = model._steps_per_execution
+    parallel = model._parallel()
+    lengths: list[int] = []  # per step: this rank's rows (data-parallel reassembly)
     with eval_mode(model):
         callbacks.on_predict_begin()
         outputs = PredictionBuffer(iterator.num_batches)  # preallocated host arrays
+        batch_outputs: Any = None
         with torch.inference_mode():
             for begin, end, batches in executions(iterator.epoch(), spe):
                 callbacks.on_predict_batch_begin(begin)
                 for batch in batches:
+                    if isinstance(batch, StandIn):  # an empty share: no rows of its own
+                        lengths.append(0)
+                        continue
                     batch_outputs = predict_function(batch)
+                    lengths.append(len(nest.flatten(batch_outputs)[0]))
                     outputs.add(batch_outputs)
                 callbacks.on_predict_batch_end(end, {"outputs": batch_outputs})
     callbacks.on_predict_end()
-    return outputs.result()
+    if parallel is None:
+        return outputs.result()
+    return gather_predictions(parallel, iterator.adapter, outputs, lengths)
+
+
+def gather_predictions(parallel: Any, adapter: Any, outputs: PredictionBuffer,
+                       lengths: list[int]) -> Any:
+    """Every rank's predictions, in input order, on every rank (data-parallel)."""
+    kind = getattr(adapter, "shard_kind", None)
+    local = outputs.result() if lengths and any(lengths) else None
+    if kind is None:
+        return local  # each rank read its own data: its own predictions
+    leaves = nest.flatten(local) if local is not None else None
+    parts = parallel.all_gather_object((leaves, lengths))
+    template = next(p[0] for p in parts if p[0] is not None)
+    filled = [(p[0] if p[0] is not None else [leaf[:0] for leaf in template], p[1])
+              for p in parts]
+    total = len(adapter.loader.dataset) if kind == "strided" else None
+    merged = merge_predictions(filled, kind, total)
+    structure = local if local is not None else next(
+        p[0] for p in parts if p[0] is not None)
+    return nest.pack_as(structure, merged) if local is not None else (
+        merged[0] if len(merged) == 1 else merged)
+
+
+def epoch_results(model: Model, logs: Logs | None, parallel: Any) -> dict[str, Any]:
+    """The logs at the end of an epoch or evaluation, as floats (one sync).
+
+    In a data-parallel run the metric state is summed across ranks first, so every
+    sample counts once and every rank gets the same logs; values a custom step
+    returned that are not metrics are averaged across ranks."""
+    if parallel is None:
+        return materialize(logs if logs is not None else model.get_metrics_result())
+    parallel.reduce_metric_states(model)
+    parallel.average_buffers(model)
+    results = materialize(model.get_metrics_result())
+    own = materialize(logs) if logs is not None else dict(results)
+    others = {k: v for k, v in own.items() if k not in results}
+    merged = {k: results[k] for k in own if k in results}
+    if parallel.any_true(bool(others)):
+        merged.update(parallel.mean_of(others))
+    return merged if own else results
 
 
 def step_logs_to_list(logs: Mapping[str, Any], names: list[str]) -> Any:

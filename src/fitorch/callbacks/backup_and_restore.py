@@ -11,6 +11,14 @@ ends with the weights an uninterrupted run would have had, bit for bit.
 The backup is one safetensors file (tensors) with a JSON document in its
 metadata: loading it runs no code. Writes are atomic (temporary file, fsync,
 rename), so a crash while writing leaves the previous backup intact.
+
+In a data-parallel run (torchrun) every rank's own part (its random number
+generators, running metric state, batch logs, accumulated gradients) is gathered to
+rank 0, which writes the one file; weights and optimizer state are the same on every
+rank and stored once. The directory must be on a filesystem every rank can read. A
+backup resumes on the world size that made it exactly, and on another world size (2
+processes -> 1, 1 -> 2) to the one-process tolerance: the metric state of all saved
+ranks goes to rank 0, the data position is that of the global batches.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from typing import Any
 
 import torch
 
+from fitorch import distributed
 from fitorch.callbacks.callback import Callback
 from fitorch.saving import codec
 from fitorch.saving.atomic import atomic_path, remove_stale_temporaries
@@ -76,10 +85,18 @@ class BackupAndRestore(Callback):
         state = self._fit_state()
         self._check_data(state)
         self._batches_seen = 0
-        if os.path.exists(self.path) or (self.double_checkpoint
-                                         and os.path.exists(self.previous_path)):
+        found = os.path.exists(self.path) or (self.double_checkpoint
+                                              and os.path.exists(self.previous_path))
+        parallel = self.model._parallel()
+        if parallel is not None and not parallel.all_true(found) and parallel.any_true(found):
+            raise ValueError(
+                f"Data-parallel BackupAndRestore: the backup in {self.backup_dir!r} is visible "
+                "on some ranks only. `backup_dir` must be on a filesystem every rank shares. "
+                f"Received: backup_dir={self.backup_dir!r}"
+            )
+        if found:
             self._restore(state)
-        else:
+        elif distributed.is_writer():
             self._check_writable()
 
     def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
@@ -95,7 +112,8 @@ class BackupAndRestore(Callback):
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         state = self.model.__dict__.get("_fit_state")
         # Only a run that finished (not one ended by an exception) removes its backup.
-        if self.delete_checkpoint and state is not None and state.completed:
+        if (self.delete_checkpoint and state is not None and state.completed
+                and distributed.is_writer()):
             for path in (self.path, self.previous_path):
                 if os.path.exists(path):
                     os.remove(path)
@@ -148,6 +166,13 @@ class BackupAndRestore(Callback):
         sequence = getattr(state.train_iterator.adapter, "sequence", None)
         if sequence is not None and callable(getattr(sequence, "state_dict", None)):
             fit["sequence"] = sequence.state_dict()
+        ranks: list[dict[str, Any]] = []
+        parallel = self.model._parallel()
+        if parallel is not None:
+            # Every rank's own part goes to rank 0, which writes the one file.
+            ranks = parallel.all_gather_object({"fit": fit, "step": step_state(self.model)})
+            if not distributed.is_writer():
+                return
         tensors: dict[str, torch.Tensor] = {}
         model_tensors = state_tensors(self.model)
         for key, value in model_tensors.items():
@@ -160,6 +185,10 @@ class BackupAndRestore(Callback):
             "fingerprint": _fingerprint(model_tensors),
             # The loss scaler and gradients accumulated between micro-batches.
             "step": codec.encode(step_state(self.model), tensors, "step"),
+            "world_size": max(len(ranks), 1),
+            "ranks": {str(r): {"fit": codec.encode(part["fit"], tensors, f"rank{r}/fit"),
+                               "step": codec.encode(part["step"], tensors, f"rank{r}/step")}
+                      for r, part in enumerate(ranks) if r > 0},
         }
         doc["checksum"] = _checksum(tensors, doc)  # a bit flip is detected on restore
         metadata = {"format": FORMAT, "version": VERSION, "doc": json.dumps(doc)}
@@ -189,6 +218,7 @@ class BackupAndRestore(Callback):
         model_tensors, optimizer_state, fit = checked
         # The loss scaler and the gradients accumulated between micro-batches.
         step = codec.decode(doc["step"], tensors) if doc.get("step") else None
+        fit, step = _this_rank(path, doc, tensors, fit, step, self.model, state)
         # Nothing was touched before this point; from here on nothing can fail on the file.
         with torch.no_grad():
             for key, value in state_tensors(self.model).items():
@@ -201,6 +231,44 @@ class BackupAndRestore(Callback):
         if "sequence" in fit and sequence is not None:
             sequence.load_state_dict(fit["sequence"])
         state.restore(fit)
+
+
+def _this_rank(path: str, doc: dict[str, Any], tensors: dict[str, torch.Tensor],
+               fit: dict[str, Any], step: Any, model: Any, state: Any) -> tuple[Any, Any]:
+    """This rank's part of a backup: its own (same world size) or, on another world size,
+    rank 0's position with the metric state of every saved rank on rank 0."""
+    saved_world = int(doc.get("world_size", 1))
+    world, rank = distributed.world_size(), distributed.rank()
+    try:
+        parts = [(fit, step)] + [
+            (codec.decode(doc["ranks"][str(r)]["fit"], tensors),
+             codec.decode(doc["ranks"][str(r)]["step"], tensors))
+            for r in range(1, saved_world)]
+    except (KeyError, ValueError, TypeError) as e:
+        raise _damaged(path, f"the part of a rank is missing ({e})") from None
+    if saved_world == world:
+        return parts[rank]
+    if getattr(state.train_iterator.adapter, "shard_kind", None) == "batches":
+        raise ValueError(
+            f"The backup was made by {saved_world} process(es) training on a Sequence, which "
+            f"each take whole batches; it resumes only on {saved_world} process(es). "
+            f"Received: a run of {world} process(es)"
+        )
+    if any((s or {}).get("accumulated") for _, s in parts):
+        raise ValueError(
+            f"The backup was made by {saved_world} process(es) in the middle of a group of "
+            "accumulated gradients; it resumes only on the same number of processes. "
+            f"Received: a run of {world} process(es)"
+        )
+    fit = dict(parts[0][0])
+    if rank == 0:
+        from fitorch.distributed import merge_metric_states
+
+        fit["metrics"] = merge_metric_states([p[0]["metrics"] for p in parts], model)
+    else:
+        fit["metrics"] = {}
+        fit["rng"] = None  # this rank keeps its own generators
+    return fit, parts[0][1]
 
 
 def _read(path: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -22,6 +22,7 @@ from typing import Any
 from fitorch.callbacks.callback import HOOK_NAMES, Callback, overrides, reads_logs_lazily
 from fitorch.callbacks.history import History
 from fitorch.callbacks.progbar_logger import ProgbarLogger
+from fitorch.distributed import is_writer
 from fitorch.logs import pythonify
 
 # Batches timed at the start of each run before the slow-callback check is made.
@@ -62,6 +63,10 @@ class CallbackList(Callback):
             self.callbacks.append(self.history)
         if add_progbar and not any(isinstance(cb, ProgbarLogger) for cb in self.callbacks):
             self.callbacks.append(ProgbarLogger())
+        if not is_writer():
+            # A data-parallel run: one progress bar and one set of logs, from rank 0.
+            self.callbacks = [cb for cb in self.callbacks
+                              if not getattr(cb, "rank_zero_only", False)]
         # Callbacks that snapshot the others' state (BackupAndRestore) run after all of them,
         # so a backup taken at an epoch end already holds that epoch's History entry etc.
         self.callbacks.sort(key=lambda cb: bool(getattr(cb, "runs_last", False)))

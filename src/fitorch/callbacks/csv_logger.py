@@ -47,6 +47,8 @@ class CSVLogger(Callback):
         >>> model.fit(x, y, epochs=3, callbacks=[csv_logger])  # doctest: +SKIP
     """
 
+    rank_zero_only = True  # data-parallel runs: only rank 0 prints or writes
+
     def __init__(self, filename: str | os.PathLike[str], separator: str = ",",
                  append: bool = False) -> None:
         super().__init__()

@@ -29,6 +29,8 @@ class ProgbarLogger(Callback):
         2/2 - 0s - 3ms/step - loss: 0.2500
     """
 
+    rank_zero_only = True  # data-parallel runs: only rank 0 prints or writes
+
     def __init__(self) -> None:
         super().__init__()
         self.seen = 0

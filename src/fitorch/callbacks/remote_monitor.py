@@ -49,6 +49,8 @@ class RemoteMonitor(Callback):
         >>> model.fit(x, y, epochs=5, callbacks=[monitor])  # doctest: +SKIP
     """
 
+    rank_zero_only = True  # data-parallel runs: only rank 0 prints or writes
+
     def __init__(
         self,
         root: str = "http://localhost:9000",

@@ -164,6 +164,8 @@ class TensorBoard(Callback):
         >>> # then: tensorboard --logdir logs
     """
 
+    rank_zero_only = True  # data-parallel runs: only rank 0 prints or writes
+
     def __init__(
         self,
         log_dir: str | os.PathLike[str] = "logs",

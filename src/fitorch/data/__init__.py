@@ -23,6 +23,7 @@ from fitorch.data.arrays import (
 from fitorch.data.epoch_iterator import EpochIterator
 from fitorch.data.generators import GeneratorAdapter, is_iterator
 from fitorch.data.sequence import Sequence, SequenceAdapter, is_sequence
+from fitorch.data.shard import Shard, StandIn
 from fitorch.data.torch_data import (
     DataLoaderAdapter,
     DatasetAdapter,
@@ -42,6 +43,8 @@ __all__ = [
     "GeneratorAdapter",
     "Sequence",
     "SequenceAdapter",
+    "Shard",
+    "StandIn",
     "get_adapter",
     "is_batch_source",
     "makes_own_batches",
@@ -123,11 +126,16 @@ def get_adapter(
     workers: int | None = None,
     use_multiprocessing: bool | None = None,
     max_queue_size: int | None = None,
+    shard: Shard | None = None,
 ) -> DataAdapter:
     """Pick the adapter for the user's data; a clear error for anything unsupported.
 
     `workers`, `use_multiprocessing`, `max_queue_size`: None (or fit's defaults 1,
     False, 10) leaves a `Sequence`'s own settings in place; other values override them.
+
+    `shard`: in a data-parallel run, this rank's part of arrays, Datasets and
+    Sequences (`fitorch.data.shard`); generators and DataLoaders are read whole by
+    each rank (a DistributedSampler splits a DataLoader).
 
     Example:
         >>> adapter = get_adapter(my_sequence, shuffle=True, workers=4, use_multiprocessing=True)
@@ -150,7 +158,7 @@ def get_adapter(
             )
         return ArrayDataAdapter(
             x, y, sample_weight, batch_size=batch_size, steps=steps, shuffle=shuffle,
-            class_weight=class_weight,
+            class_weight=class_weight, shard=shard,
         )
     kind = _kind_of(x)
     if kind is None:
@@ -177,7 +185,7 @@ def get_adapter(
     if kind == "Sequence":
         return SequenceAdapter(x, shuffle=shuffle, class_weight=class_weight, workers=workers,
                                use_multiprocessing=use_multiprocessing,
-                               max_queue_size=max_queue_size)
+                               max_queue_size=max_queue_size, shard=shard)
     if kind == "DataLoader":
         queue_asked = max_queue_size is not None and max_queue_size != WorkerConfig().max_queue_size
         return dataloader_adapter(x, class_weight=class_weight,
@@ -187,7 +195,7 @@ def get_adapter(
             return iterable_dataset_adapter(x, batch_size=batch_size, class_weight=class_weight,
                                             config=config)
         return DatasetAdapter(x, batch_size=batch_size, steps=steps, shuffle=shuffle,
-                              class_weight=class_weight, config=config)
+                              class_weight=class_weight, config=config, shard=shard)
     return GeneratorAdapter(x, class_weight=class_weight, workers=config.workers,
                             use_multiprocessing=config.use_multiprocessing,
                             max_queue_size=config.max_queue_size)

@@ -15,6 +15,7 @@ Every leaf is classified once, when the adapter is made (`is_out_of_core`):
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 
 from fitorch import nest
+from fitorch.data.shard import Shard, StandIn, check_batch_size
 
 # Rows read at a time when a pass over a whole out-of-core array is needed (class_weight).
 _CHUNK_BYTES = 16 * 2**20
@@ -406,6 +408,7 @@ class ArrayDataAdapter:
     """
 
     reiterable = True  # a new pass can start at any time (steps_per_epoch spans passes)
+    shard_kind = "samples"  # data-parallel predictions: see `fitorch.data.shard`
     # Set by the epoch iterator for a CUDA model: batches of in-memory CPU arrays are
     # gathered straight into pinned memory, so their copy to the GPU is asynchronous.
     pin_memory = False
@@ -420,6 +423,7 @@ class ArrayDataAdapter:
         steps: int | None = None,
         shuffle: bool | str = False,
         class_weight: Mapping[Any, Any] | None = None,
+        shard: Shard | None = None,
     ) -> None:
         self.x = standardize_structure(x, "x")
         self.y = standardize_structure(y, "y")
@@ -456,6 +460,8 @@ class ArrayDataAdapter:
         self.batch_size = int(batch_size)
         self.num_batches = math.ceil(self.num_samples / self.batch_size)
         self.shuffle = shuffle
+        self.shard = shard  # data-parallel: this rank's positions of each global batch
+        check_batch_size(self.batch_size, shard)
         # Keep the flat leaves: slicing a flat list and re-packing is cheaper than
         # walking the structure for every batch.
         self._flat = [t for t in nest.flatten((self.x, self.y, self.sample_weight))]
@@ -507,53 +513,72 @@ class ArrayDataAdapter:
         can set the RNG, start the pass, and set the RNG again. `skip` batches of the pass
         are passed over without being read.
         """
+        with self.shard.shared_order() if self.shard is not None else contextlib.nullcontext():
+            order = self._order(skip)
         if self._on_disk:
-            return self._disk_batches(skip)
+            return self._disk_batches(order)
+        return self._memory_batches(order)
+
+    def _order(self, skip: int) -> tuple[str, Any]:
+        """The pass's order, drawn from torch's RNG: ("perm", permutation) or ("chunks",
+        batch numbers in order), `skip` batches passed over."""
         n, bs = self.num_samples, self.batch_size
         if self.shuffle == "batch":
-            return self._chunk_batches(_chunk_order(n, bs)[skip:])
+            return "chunks", _chunk_order(n, bs)[skip:]
         if self.shuffle:
-            return self._perm_batches(torch.randperm(n), skip)
-        return self._chunk_batches(range(skip, -(-n // bs)))
+            return "perm", (torch.randperm(n), skip)
+        return "chunks", range(skip, -(-n // bs))
 
-    def _chunk_batches(self, chunks: Any) -> Iterator[Any]:
-        n, bs, flat = self.num_samples, self.batch_size, self._flat
-        rows = _pinned_rows if self.pin_memory else _rows
-        for b in chunks:
-            sl = slice(b * bs, min(n, (b + 1) * bs))
-            yield self._pack([None if t is None else rows(t, sl) for t in flat])
-
-    def _perm_batches(self, perm: torch.Tensor, skip: int) -> Iterator[Any]:
-        n, bs, flat = self.num_samples, self.batch_size, self._flat
-        gather = _pinned_gather if self.pin_memory else _gather
-        for start in range(skip * bs, n, bs):
-            idx = perm[start : start + bs]
-            yield self._pack([None if t is None else gather(t, idx) for t in flat])
-
-    def _disk_batches(self, skip: int = 0) -> Iterator[Any]:
-        """As `batches`, with out-of-core leaves read per batch (same order, same RNG use)."""
-        n, bs = self.num_samples, self.batch_size
-        if self.shuffle == "batch":
-            return self._disk_rows(order=_chunk_order(n, bs)[skip:])
-        if self.shuffle:
-            return self._disk_gather(torch.randperm(n), skip)
-        return self._disk_rows(order=range(skip, -(-n // bs)))
-
-    def _disk_rows(self, order: Any) -> Iterator[Any]:
-        n, bs, flat = self.num_samples, self.batch_size, self._flat
-        for b in order:
+    def _global_batches(self, order: tuple[str, Any]) -> Iterator[tuple[Any, bool]]:
+        """Each batch's rows of this rank: a slice or an index tensor, and whether it is a
+        stand-in for an empty share (`fitorch.data.shard`)."""
+        n, bs, shard = self.num_samples, self.batch_size, self.shard
+        kind, value = order
+        if kind == "perm":
+            perm, skip = value
+            for start in range(skip * bs, n, bs):
+                idx = perm[start : start + bs]
+                if shard is None:
+                    yield idx, False
+                else:
+                    mine = shard.take(idx)
+                    yield (mine, False) if len(mine) else (idx[:1], True)
+            return
+        for b in value:
             a, e = b * bs, min(n, (b + 1) * bs)
-            yield self._pack([None if t is None else t.read(a, e) if isinstance(t, DiskArray)
-                              else t[a:e] for t in flat])
+            if shard is None:
+                yield slice(a, e), False
+            elif a + shard.rank < e:
+                yield slice(a + shard.rank, e, shard.world), False
+            else:
+                yield slice(a, a + 1), True
 
-    def _disk_gather(self, perm: torch.Tensor, skip: int) -> Iterator[Any]:
-        n, bs, flat = self.num_samples, self.batch_size, self._flat
-        perm_np = perm.numpy()
-        for start in range(skip * bs, n, bs):
-            idx, idx_np = perm[start : start + bs], perm_np[start : start + bs]
-            yield self._pack([
-                None if t is None else t.take(idx_np) if isinstance(t, DiskArray)
-                else t.index_select(0, idx) for t in flat])
+    def _memory_batches(self, order: tuple[str, Any]) -> Iterator[Any]:
+        flat = self._flat
+        rows = _pinned_rows if self.pin_memory else _rows
+        gather = _pinned_gather if self.pin_memory else _gather
+        for rows_of, stand_in in self._global_batches(order):
+            take = rows if isinstance(rows_of, slice) else gather
+            batch = self._pack([None if t is None else take(t, rows_of) for t in flat])
+            yield StandIn(batch) if stand_in else batch
+
+    def _disk_batches(self, order: tuple[str, Any]) -> Iterator[Any]:
+        """As `_memory_batches`, out-of-core leaves read per batch: contiguous rows for an
+        unshuffled pass, a gather of the batch's indices for a shuffled one."""
+        flat = self._flat
+        for rows_of, stand_in in self._global_batches(order):
+            if isinstance(rows_of, slice) and rows_of.step in (None, 1):
+                a, e = rows_of.start, rows_of.stop
+                leaves = [None if t is None else t.read(a, e) if isinstance(t, DiskArray)
+                          else t[a:e] for t in flat]
+            else:
+                idx = (torch.arange(rows_of.start, rows_of.stop, rows_of.step)
+                       if isinstance(rows_of, slice) else rows_of)
+                idx_np = idx.numpy()
+                leaves = [None if t is None else t.take(idx_np) if isinstance(t, DiskArray)
+                          else t.index_select(0, idx) for t in flat]
+            batch = self._pack(leaves)
+            yield StandIn(batch) if stand_in else batch
 
     def _pack(self, leaves: list[Any]) -> Any:
         if self._plain:  # x, y, sw are single arrays (or None): no structure to walk

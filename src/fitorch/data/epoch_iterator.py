@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 
 from fitorch import nest
+from fitorch.data.shard import map_batch
 
 OUT_OF_DATA_WARNING = (
     "Your input ran out of data; interrupting the epoch. Make sure that your data can "
@@ -26,6 +27,14 @@ EXHAUSTED_WARNING = (
     "so training stops here ({left} of the requested epochs not run). Pass a callable that "
     "returns a fresh generator (restarted every epoch), a `fitorch.utils.Sequence`, or an "
     "endless generator with `steps_per_epoch`."
+)
+
+
+UNEVEN_WARNING = (
+    "Data-parallel: another rank's data ran out at step {step} of this pass while this "
+    "rank had more batches; every rank ends the pass there, so this rank's remaining "
+    "batches are not used. Give every rank the same number of batches (e.g. a "
+    "DistributedSampler, or `steps_per_epoch`)."
 )
 
 
@@ -54,6 +63,9 @@ class EpochIterator:
         self._pass_rng: torch.Tensor | None = None  # torch's RNG just before this pass began
         self._resumed = False  # a pass restored by `resume()` waits for the next epoch
         self.exhausted = False
+        #: data-parallel runs over data each rank reads itself (generators, DataLoaders):
+        #: agrees whether every rank has a next batch (`Parallel.all_true`)
+        self.agree: Callable[[bool], bool] | None = None
 
     def data_exhausted(self, epoch: int, epochs: int) -> bool:
         """After epoch `epoch` (0-based) of `epochs`: True when one-shot data ran out and
@@ -141,7 +153,14 @@ class EpochIterator:
         while steps is None or step < steps:
             try:
                 batch = next(self._pass)
+                got = True
             except StopIteration:
+                got = False
+            if self.agree is not None and not self.agree(got):
+                if got:  # another rank's data ran out first: every rank ends the pass here
+                    warnings.warn(UNEVEN_WARNING.format(step=step), UserWarning, stacklevel=3)
+                got = False
+            if not got:
                 empty_pass = self._steps_in_pass == 0
                 self._pass = None
                 if not reiterable:
@@ -168,4 +187,4 @@ class EpochIterator:
                 return t.to(dev, non_blocking=True)
             return t
 
-        return nest.map_structure(move, batch)
+        return map_batch(lambda b: nest.map_structure(move, b), batch)

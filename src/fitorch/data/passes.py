@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from fitorch.data.arrays import unpack_x_y_sample_weight
+from fitorch.data.shard import StandIn, map_batch
 from fitorch.data.standardize import ClassWeights
 
 
@@ -101,7 +102,8 @@ class PassAdapter:
             self._sample = first
             self._pending = _prepend(first, it)
             self._live.add(self._pending)
-        x, _, _ = unpack_x_y_sample_weight(self._sample)
+        sample = self._sample.batch if isinstance(self._sample, StandIn) else self._sample
+        x, _, _ = unpack_x_y_sample_weight(sample)
         return x
 
     def targets(self) -> Any:
@@ -130,7 +132,7 @@ class PassAdapter:
                 yield from batches
             else:
                 for batch in batches:
-                    yield weigh(batch)
+                    yield map_batch(weigh, batch)
         finally:
             close = getattr(batches, "close", None)
             if close is not None:

@@ -7,6 +7,7 @@ epoch with `shuffle=True`), then calls `on_epoch_end` in the main process.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import numbers
 from collections.abc import Iterator, Mapping
@@ -16,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from fitorch.data.passes import PassAdapter
+from fitorch.data.shard import Shard, mark_stand_ins
 from fitorch.data.standardize import standardize_batch
 from fitorch.data.workers import WorkerConfig, derive_seed, merge_worker_args, ordered_map
 
@@ -168,13 +170,15 @@ class SequenceAdapter(PassAdapter):
 
     source_name = "Sequence"
     resumable = True
+    shard_kind = "batches"  # data-parallel: rank r takes batches r::W
 
     def __init__(self, sequence: Any, *, shuffle: bool | str = False,
                  class_weight: Mapping[Any, Any] | None = None,
                  workers: int | None = None, use_multiprocessing: bool | None = None,
-                 max_queue_size: int | None = None) -> None:
+                 max_queue_size: int | None = None, shard: Shard | None = None) -> None:
         super().__init__(class_weight)
         self.sequence = sequence
+        self.shard = shard  # data-parallel: rank r takes batches r::W of each pass
         own = WorkerConfig(
             int(getattr(sequence, "workers", 1)),
             bool(getattr(sequence, "use_multiprocessing", False)),
@@ -189,7 +193,8 @@ class SequenceAdapter(PassAdapter):
                 "The Sequence has no batches: `len()` must be positive. "
                 f"Received: a {type(sequence).__name__} with len() = {n}"
             )
-        self.num_batches = n
+        self.sequence_batches = n
+        self.num_batches = shard.steps(n) if shard is not None and n is not None else n
         # shuffle="batch" is shuffle=True here: a Sequence's batches already are the chunks.
         self.shuffle = bool(shuffle)
         self._source = SequenceBatches(sequence, in_processes=self.config.mode == "processes")
@@ -206,16 +211,26 @@ class SequenceAdapter(PassAdapter):
             end()
 
     def _open_pass(self, skip: int = 0) -> Iterator[Any]:
-        n = self.num_batches
+        n, shard = self.sequence_batches, self.shard
         keys: Any
+        stand_ins: list[bool] = []
         if n is None:
-            keys = itertools.count(skip)
-        elif self.shuffle:
-            # torch's global RNG: manual_seed reproduces it
-            keys = torch.randperm(n).tolist()[skip:]
+            keys = (itertools.count(skip) if shard is None
+                    else itertools.count(skip * shard.world + shard.rank, shard.world))
         else:
-            keys = range(skip, n)
+            with shard.shared_order() if shard is not None else contextlib.nullcontext():
+                # torch's global RNG: manual_seed reproduces it
+                order = torch.randperm(n).tolist() if self.shuffle else list(range(n))
+            if shard is None:
+                keys = order[skip:]
+            else:
+                # Step k takes batch k * W + rank; past the end, a stand-in (batch k * W).
+                steps = range(skip, shard.steps(n))
+                stand_ins = [k * shard.world + shard.rank >= n for k in steps]
+                keys = [order[k * shard.world] if empty else order[k * shard.world + shard.rank]
+                        for k, empty in zip(steps, stand_ins)]
         seed = derive_seed(self._passes) if self.config.mode == "processes" else 0
         self._passes += 1
-        return ordered_map(self._source, keys, self.config, seed=seed)
+        batches = ordered_map(self._source, keys, self.config, seed=seed)
+        return mark_stand_ins(batches, stand_ins) if any(stand_ins) else batches
 

@@ -10,6 +10,7 @@ given: its own batch size, sampler and workers.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections.abc import Iterator, Mapping
@@ -19,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, default_collate
 
 from fitorch.data.passes import PassAdapter
+from fitorch.data.shard import Shard, check_batch_size, mark_stand_ins
 from fitorch.data.standardize import standardize_batch
 from fitorch.data.workers import (
     WorkerConfig,
@@ -65,12 +67,12 @@ class DatasetAdapter(PassAdapter):
     """
 
     resumable = True
-
+    shard_kind = "samples"  # data-parallel predictions: see `fitorch.data.shard`
     source_name = "Dataset"
 
     def __init__(self, dataset: Any, *, batch_size: int | None = None, steps: int | None = None,
                  shuffle: bool | str = False, class_weight: Mapping[Any, Any] | None = None,
-                 config: WorkerConfig | None = None) -> None:
+                 config: WorkerConfig | None = None, shard: Shard | None = None) -> None:
         super().__init__(class_weight)
         try:
             n = len(dataset)
@@ -92,22 +94,32 @@ class DatasetAdapter(PassAdapter):
         self.config = config or WorkerConfig()
         self._source = DatasetBatches(dataset)
         self._passes = 0
+        self.shard = shard  # data-parallel: this rank's positions of each global batch
+        check_batch_size(self.batch_size, shard)
 
     def _batch_indices(self) -> list[list[int]]:
         n, bs = self.num_samples, self.batch_size
-        if self.shuffle == "batch":
-            # Contiguous chunks in a new random order; the partial last chunk stays last.
-            full = n // bs
-            order = torch.randperm(full).tolist() + ([full] if n % bs else [])
-            return [list(range(b * bs, min(n, (b + 1) * bs))) for b in order]
-        perm = torch.randperm(n) if self.shuffle else torch.arange(n)
+        with self.shard.shared_order() if self.shard is not None else contextlib.nullcontext():
+            if self.shuffle == "batch":
+                # Contiguous chunks in a new random order; the partial last chunk stays last.
+                full = n // bs
+                order = torch.randperm(full).tolist() + ([full] if n % bs else [])
+                return [list(range(b * bs, min(n, (b + 1) * bs))) for b in order]
+            perm = torch.randperm(n) if self.shuffle else torch.arange(n)
         return [chunk.tolist() for chunk in perm.split(bs)]
 
     def _open_pass(self, skip: int = 0) -> Iterator[Any]:
         keys = self._batch_indices()[skip:]
+        stand_ins: list[bool] = []
+        if self.shard is not None:
+            shard = self.shard
+            stand_ins = [len(k) <= shard.rank for k in keys]
+            keys = [k[:1] if empty else k[shard.rank :: shard.world]
+                    for k, empty in zip(keys, stand_ins)]
         seed = derive_seed(self._passes) if self.config.mode == "processes" else 0
         self._passes += 1
-        return ordered_map(self._source, keys, self.config, seed=seed)
+        batches = ordered_map(self._source, keys, self.config, seed=seed)
+        return mark_stand_ins(batches, stand_ins) if any(stand_ins) else batches
 
 
 class DataLoaderAdapter(PassAdapter):
@@ -134,6 +146,16 @@ class DataLoaderAdapter(PassAdapter):
         self.resumable = not owned and replayable(loader)
         self._generators = _generators_of(loader) if self.resumable else []
         self._pass_generator_states: list[torch.Tensor] = []
+        # A DistributedSampler (anything with `set_epoch`): a new order every pass, as its
+        # documentation asks, and data-parallel predictions put back in input order.
+        self.epoch_sampler = _epoch_sampler(loader)
+        self.shard_kind = "strided" if self.epoch_sampler is not None else None
+        self._sampler_epoch = 0
+
+    def _begin_pass(self) -> None:
+        if self.epoch_sampler is not None:
+            self.epoch_sampler.set_epoch(self._sampler_epoch)
+            self._sampler_epoch += 1
 
     def _open_pass(self, skip: int = 0) -> Iterator[Any]:
         self._pass_generator_states = [g.get_state() for g in self._generators]
@@ -163,6 +185,14 @@ class DataLoaderAdapter(PassAdapter):
             )
         for generator, value in zip(self._generators, saved):
             generator.set_state(torch.as_tensor(value, dtype=torch.uint8))
+
+
+def _epoch_sampler(loader: DataLoader) -> Any:
+    for sampler in (getattr(loader, "sampler", None),
+                    getattr(getattr(loader, "batch_sampler", None), "sampler", None)):
+        if callable(getattr(sampler, "set_epoch", None)):
+            return sampler
+    return None
 
 
 def iterable_dataset_adapter(dataset: IterableDataset, *, batch_size: int | None,

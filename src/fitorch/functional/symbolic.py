@@ -52,6 +52,7 @@ import torch
 from torch import nn
 
 from fitorch import nest
+from fitorch.modes import example_run
 
 __all__ = ["Node", "SymbolicTensor", "Value", "input_tensor", "is_symbolic", "recording"]
 
@@ -433,8 +434,11 @@ class _ExampleRun:
         torch.set_grad_enabled(False)
         self.running = getattr(_state, "running", False)
         _state.running = True
+        self.example = example_run()  # stateful layers keep their state out of this run
+        self.example.__enter__()
 
     def __exit__(self, *exc: Any) -> None:
+        self.example.__exit__(*exc)
         _state.running = self.running
         torch.set_grad_enabled(self.grad)
         for m, flag in self.flags:

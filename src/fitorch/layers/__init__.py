@@ -74,8 +74,10 @@ from fitorch.layers.pooling import (
 )
 from fitorch.layers.preprocessing import Normalization, Rescaling
 from fitorch.layers.recurrent import GRU, LSTM, SimpleRNN
+from fitorch.layers.recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell
 from fitorch.layers.reshaping import Reshape
 from fitorch.layers.resizing import CenterCrop, RandomFlip, Resizing
+from fitorch.layers.rnn import RNN, StackedRNNCells
 from fitorch.layers.structure import (
     Cropping1D,
     Cropping2D,
@@ -95,6 +97,7 @@ __all__ = [
     "ELU",
     "GRU",
     "LSTM",
+    "RNN",
     "Activation",
     "ActivityRegularization",
     "Add",
@@ -126,6 +129,7 @@ __all__ = [
     "Dropout",
     "Embedding",
     "Flatten",
+    "GRUCell",
     "GaussianDropout",
     "GaussianNoise",
     "GlobalAveragePooling1D",
@@ -141,6 +145,7 @@ __all__ = [
     "Input",
     "InputLayer",
     "IntegerLookup",
+    "LSTMCell",
     "Lambda",
     "LayerNormalization",
     "LeakyReLU",
@@ -170,9 +175,11 @@ __all__ = [
     "SeparableConv1D",
     "SeparableConv2D",
     "SimpleRNN",
+    "SimpleRNNCell",
     "Softmax",
     "SpatialDropout1D",
     "SpatialDropout2D",
+    "StackedRNNCells",
     "StringLookup",
     "Subtract",
     "TextVectorization",

@@ -52,6 +52,10 @@ def _layout_hint(shape: Sequence[int], channels: int) -> str:
     """The channels-last hint when the last axis holds the layer's channel count."""
     if len(shape) >= 3 and shape[-1] == channels and shape[1] != channels:
         return channels_last_hint(shape)
+    if len(shape) == 3:  # most often a sequence from Embedding or a recurrent layer
+        return (" fitorch layers are channels-first: inputs are (batch, channels, steps). "
+                "Sequences from Embedding or the recurrent layers are (batch, steps, "
+                "features): put a `Permute((2, 1))` layer before this one.")
     return ""
 
 

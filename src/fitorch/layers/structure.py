@@ -84,6 +84,7 @@ class Identity(_Weightless):
     """Return the inputs unchanged (a placeholder layer).
 
     Example:
+        >>> import torch
         >>> x = torch.ones(2)
         >>> Identity()(x) is x
         True
@@ -104,6 +105,7 @@ class Lambda(_Weightless):
     architecture (saving never writes code); pass the model when loading.
 
     Example:
+        >>> import torch
         >>> Lambda(lambda x, p: x ** p, arguments={"p": 2})(torch.tensor([3.0]))
         tensor([9.])
     """
@@ -158,6 +160,7 @@ class Permute(_Weightless):
     """Permute the sample axes: `dims` is a permutation of `1..rank-1` (the batch stays).
 
     Example:
+        >>> import torch
         >>> Permute((2, 1))(torch.zeros(4, 3, 5)).shape
         torch.Size([4, 5, 3])
     """
@@ -187,6 +190,7 @@ class RepeatVector(_Weightless):
     """Repeat `(batch, features)` inputs `n` times: `(batch, n, features)`.
 
     Example:
+        >>> import torch
         >>> RepeatVector(3)(torch.zeros(2, 5)).shape
         torch.Size([2, 3, 5])
     """
@@ -268,6 +272,7 @@ class Cropping1D(_Cropping):
     """Crop `(start, end)` steps off `(batch, channels, steps)` inputs.
 
     Example:
+        >>> import torch
         >>> Cropping1D((1, 2))(torch.zeros(2, 3, 10)).shape
         torch.Size([2, 3, 7])
     """
@@ -282,6 +287,7 @@ class Cropping2D(_Cropping):
     """Crop `((top, bottom), (left, right))` off `(batch, channels, height, width)` inputs.
 
     Example:
+        >>> import torch
         >>> Cropping2D(((1, 0), (2, 2)))(torch.zeros(2, 3, 8, 8)).shape
         torch.Size([2, 3, 7, 4])
     """
@@ -320,6 +326,7 @@ class ZeroPadding1D(_ZeroPadding):
     or `(start, end)`.
 
     Example:
+        >>> import torch
         >>> ZeroPadding1D((1, 2))(torch.ones(1, 1, 2))
         tensor([[[0., 1., 1., 0., 0.]]])
     """
@@ -335,6 +342,7 @@ class ZeroPadding2D(_ZeroPadding):
     `((top, bottom), (left, right))`, `(rows, cols)` or one int.
 
     Example:
+        >>> import torch
         >>> ZeroPadding2D(((1, 0), (0, 2)))(torch.zeros(2, 3, 4, 4)).shape
         torch.Size([2, 3, 5, 6])
     """
@@ -350,6 +358,7 @@ class UpSampling1D(_Weightless):
     """Repeat each step `size` times: `(batch, channels, steps * size)`.
 
     Example:
+        >>> import torch
         >>> UpSampling1D(2)(torch.tensor([[[1.0, 2.0]]]))
         tensor([[[1., 1., 2., 2.]]])
     """
@@ -382,6 +391,7 @@ class UpSampling2D(_Weightless):
     backend resizes).
 
     Example:
+        >>> import torch
         >>> UpSampling2D((2, 3))(torch.zeros(1, 2, 4, 4)).shape
         torch.Size([1, 2, 8, 12])
     """

@@ -23,9 +23,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from fitorch.layers.core import _check_keras_weights, _keras_param_counts, _resolve_name
+from fitorch.layers.core import _check_keras_weights, _resolve_name
 from fitorch.layers.layer_api import LayerAPI
-from fitorch.layers.recurrent import _RNN
+from fitorch.layers.rnn import RNN
 
 __all__ = ["Bidirectional", "TimeDistributed"]
 
@@ -167,8 +167,8 @@ class Bidirectional(LayerAPI, nn.Module):
     # `.weights.h5` keeps the two layers' variables in groups of their own
     # (`forward_layer/cell/vars`, `backward_layer/cell/vars`), found by attribute name.
     keras_sublayers = True
-    forward_layer: _RNN
-    backward_layer: _RNN
+    forward_layer: RNN
+    backward_layer: RNN
 
     def __init__(
         self,
@@ -178,10 +178,10 @@ class Bidirectional(LayerAPI, nn.Module):
         backward_layer: nn.Module | None = None,
         name: str | None = None,
     ) -> None:
-        if not isinstance(layer, _RNN):
+        if not isinstance(layer, RNN):
             raise ValueError(
                 "Please initialize `Bidirectional` layer with a fitorch recurrent layer "
-                f"(LSTM, GRU or SimpleRNN). Received: layer={layer!r} "
+                f"(RNN, LSTM, GRU or SimpleRNN). Received: layer={layer!r} "
                 f"(of type {type(layer).__name__})"
             )
         if merge_mode not in _MERGE_MODES:
@@ -193,12 +193,12 @@ class Bidirectional(LayerAPI, nn.Module):
         self.name = _resolve_name(name, type(self))
         self.merge_mode = merge_mode
         forward_config = {**layer.get_config(), "name": "forward_" + layer.name}
-        self.forward_layer = type(layer).from_config(forward_config)  # type: ignore[attr-defined]
+        self.forward_layer = type(layer).from_config(forward_config)
         if backward_layer is None:
             backward_config = {**layer.get_config(), "name": "backward_" + layer.name,
                                "go_backwards": not layer.go_backwards}
-            backward_layer = type(layer).from_config(backward_config)  # type: ignore[attr-defined]
-        elif not isinstance(backward_layer, _RNN) or (
+            backward_layer = type(layer).from_config(backward_config)
+        elif not isinstance(backward_layer, RNN) or (
             backward_layer.go_backwards == layer.go_backwards
             or backward_layer.return_sequences != layer.return_sequences
             or backward_layer.return_state != layer.return_state
@@ -209,7 +209,7 @@ class Bidirectional(LayerAPI, nn.Module):
                 f"Received: backward_layer={backward_layer!r} "
                 f"(of type {type(backward_layer).__name__})"
             )
-        self.backward_layer = cast(_RNN, backward_layer)
+        self.backward_layer = cast(RNN, backward_layer)
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
         if weights is not None:
@@ -286,8 +286,8 @@ class Bidirectional(LayerAPI, nn.Module):
 
     def keras_param_counts(self) -> tuple[int, int]:
         """`(trainable, non_trainable)`, both directions together."""
-        fw = _keras_param_counts(self.forward_layer)
-        bw = _keras_param_counts(self.backward_layer)
+        fw = self.forward_layer.keras_param_counts()
+        bw = self.backward_layer.keras_param_counts()
         return fw[0] + bw[0], fw[1] + bw[1]
 
     def get_config(self) -> dict[str, Any]:

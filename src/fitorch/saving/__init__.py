@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from fitorch import distributed
 from fitorch.saving import formats
 from fitorch.saving.atomic import atomic_path, check_overwrite
 from fitorch.saving.budget import check_config_sizes, materialize_budget
@@ -65,6 +66,8 @@ def save_weights(model: nn.Module, filepath: str | os.PathLike[str], overwrite: 
         >>> save_weights(model, "w.weights.h5")   # for keras_model.load_weights
     """
     path = _path(filepath)
+    if not distributed.is_writer():
+        return  # a data-parallel run: rank 0 writes the file (every rank has the same weights)
     check_overwrite(path, overwrite)
     fmt = formats.format_for_suffix(path)
     # Collect (and check) everything before the temporary file exists.
@@ -95,6 +98,8 @@ def save_model(model: nn.Module, filepath: str | os.PathLike[str], overwrite: bo
     if formats.format_for_suffix(path) != formats.FITORCH:
         save_weights(model, path, overwrite)
         return
+    if not distributed.is_writer():
+        return  # a data-parallel run: rank 0 writes the file (every rank has the same weights)
     check_overwrite(path, overwrite)
     with atomic_path(path) as tmp:
         write_fitorch_file(model, tmp, kind="model")
