@@ -264,3 +264,10 @@ def test_configs_round_trip_with_the_adapted_state():
         assert clone.get_config() == layer.get_config()
         if query is not None:
             assert_same(clone(query), layer(query))
+
+
+def test_discretization_compares_in_float32_as_keras():
+    x = np.array([[0.1, 0.3, 0.7]], dtype="float64")
+    ref = keras.layers.Discretization(bin_boundaries=[0.1, 0.3, 0.7])(x)
+    ours = L.Discretization(bin_boundaries=[0.1, 0.3, 0.7])(torch.from_numpy(x))
+    assert ours.tolist() == to_np(ref).tolist() == [[1, 2, 3]]

@@ -133,10 +133,8 @@ class Discretization(LayerAPI, _NoWeights, nn.Module):
                 f"`Discretization` layer. Received: layer {self.name!r} with neither"
             )
         x = inputs if isinstance(inputs, Tensor) else torch.as_tensor(np.asarray(inputs))
-        if x.dtype == torch.bool:
-            x = x.to(torch.uint8)
-        if not x.is_floating_point():
-            x = x.to(torch.get_default_dtype())
+        # Keras compares in its float dtype (float32), whatever the input's dtype.
+        x = x.to(torch.get_default_dtype())
         boundaries = torch.tensor(self.bin_boundaries, dtype=x.dtype, device=x.device)
         indices = torch.bucketize(x.contiguous(), boundaries, right=True)
         if self.output_mode == "int":
