@@ -51,7 +51,8 @@ def model(optimizer: str = "sgd", **compile_args: object) -> ft.Model:
 
 
 def weights(m: torch.nn.Module) -> np.ndarray:
-    return np.concatenate([p.detach().numpy().ravel() for p in m.parameters()])
+    full = [p.full_tensor() if hasattr(p, "full_tensor") else p for p in m.parameters()]
+    return np.concatenate([p.detach().cpu().numpy().ravel() for p in full])
 
 
 class Batches(ft.utils.Sequence):
@@ -70,6 +71,8 @@ class Batches(ft.utils.Sequence):
 def arrays(opt: str, **compile_args: object) -> dict:
     x, y = data()
     m = model(opt, **compile_args)
+    if os.environ.get("DEVICE") == "cuda":
+        m.to("cuda")  # under torchrun: this process's GPU (cuda:LOCAL_RANK), NCCL
     torch.manual_seed(1)
     h = m.fit(x, y, batch_size=20, epochs=3, shuffle=True, verbose=0,
               validation_data=(x[:41], y[:41]))
@@ -92,6 +95,49 @@ def scenario_jit() -> dict:
 
 def scenario_accumulation() -> dict:
     return arrays("sgd", gradient_accumulation_steps=2)
+
+
+def scenario_fsdp() -> dict:
+    out = arrays("sgd", distribution="fsdp")
+    return out
+
+
+def scenario_fsdp_save(tmp: str = "") -> dict:
+    x, y = data()
+    m = model("adam", distribution="fsdp")
+    m.fit(x, y, batch_size=20, epochs=1, verbose=0)
+    path = os.path.join(os.environ["SAVE_DIR"], "w.safetensors")
+    m.save_weights(path)
+    import safetensors.torch
+
+    saved = safetensors.torch.load_file(path) if os.environ.get("RANK", "0") == "0" else {}
+    return {"weights": weights(m), "saved": {k: v.numpy() for k, v in saved.items()},
+            "sharded": type(next(m.parameters())).__name__}
+
+
+def scenario_sync_bn() -> dict:
+    # Batch statistics over the global batch: 2 ranks normalize as one process does.
+    x, y = data()
+    x, y = x[:100], y[:100]
+    torch.manual_seed(0)
+    m = ft.Sequential([ft.Input(shape=(FEATURES,)), ft.layers.Dense(8),
+                       ft.layers.BatchNormalization(), ft.layers.Activation("tanh"),
+                       ft.layers.Dense(2)])
+    m.compile(optimizer=ft.optimizers.SGD(0.1),
+              loss=ft.losses.SparseCategoricalCrossentropy(from_logits=True),
+              distribution=ft.distribution.DataParallel(sync_batchnorm=True))
+    h = m.fit(x, y, batch_size=20, epochs=2, shuffle=False, verbose=0)
+    torch_bn = ft.Model(torch.nn.Sequential(torch.nn.Linear(FEATURES, 4),
+                                            torch.nn.BatchNorm1d(4)))
+    torch_bn.compile(optimizer="sgd", loss="mse",
+                     distribution=ft.distribution.DataParallel(sync_batchnorm=True))
+    try:
+        torch_bn.fit(x, np.zeros((100, 4), "float32"), batch_size=20, verbose=0)
+        error = None
+    except ValueError as e:
+        error = str(e)
+    return {"history": h.history, "weights": weights(m), "error": error,
+            "buffers": np.concatenate([b.numpy().ravel() for b in m.buffers()])}
 
 
 def scenario_sequence() -> dict:
@@ -282,7 +328,7 @@ def scenario_backup() -> dict:
     m = ft.Sequential([*layers, ft.layers.Dense(2)])
     m.compile(optimizer=ft.optimizers.Adam(0.01),
               loss=ft.losses.SparseCategoricalCrossentropy(from_logits=True),
-              metrics=["accuracy", Count()])
+              metrics=["accuracy", Count()], distribution=os.environ.get("DISTRIBUTION"))
     torch.manual_seed(1)
     kill = KillAt(os.environ.get("KILL_AT", ""), os.environ.get("KILL_RANK", "1"))
     h = m.fit(x, y, batch_size=20, epochs=3, shuffle=True, verbose=0,

@@ -119,6 +119,103 @@ def make_keras_archive_huge_weights(path: str) -> str:
     return path
 
 
+class _FakeStorage:
+    """Pickled as torch's persistent id of a storage that declares `numel` elements."""
+
+    def __init__(self, numel: int) -> None:
+        self.numel = numel
+
+
+class _FakeTensor:
+    """Pickled as torch pickles a tensor: `_rebuild_tensor_v2(storage, offset, size, ...)`."""
+
+    def __init__(self, numel: int, size: tuple[int, ...]) -> None:
+        self.storage, self.size = _FakeStorage(numel), size
+
+    def __reduce_ex__(self, protocol: int):  # type: ignore[no-untyped-def]
+        import collections
+
+        import torch
+
+        stride = tuple(int(np.prod(self.size[i + 1:])) for i in range(len(self.size)))
+        return (torch._utils._rebuild_tensor_v2,
+                (self.storage, 0, self.size, stride, False, collections.OrderedDict()))
+
+
+def _torch_pickle(obj: object, pid: object) -> bytes:
+    import io
+    import pickle
+
+    import torch
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, o: object) -> object:
+            return pid(o, torch.FloatStorage) if isinstance(o, _FakeStorage) else None
+
+    buf = io.BytesIO()
+    Pickler(buf, protocol=2).dump(obj)
+    return buf.getvalue()
+
+
+def make_pt_huge_storage(path: str, numel: int = 1 << 34, size: tuple[int, ...] = (16, 8)
+                         ) -> str:
+    """A torch zip file whose `w` tensor's storage declares `numel` float32 elements (64
+    GiB) while its data record holds 512 bytes (the tensor itself is (16, 8))."""
+    import torch
+
+    data = _torch_pickle({"0.weight": _FakeTensor(numel, size)},
+                         lambda o, kind: ("storage", kind, "0", "cpu", o.numel))
+    writer = torch._C.PyTorchFileWriter(path)
+    writer.write_record("data.pkl", data, len(data))
+    writer.write_record("byteorder", b"little", 6)
+    writer.write_record("data/0", b"\0" * 512, 512)
+    writer.write_record("version", b"3\n", 2)
+    writer.write_end_of_file()
+    del writer
+    return path
+
+
+def make_pt_huge_tensor_view(path: str) -> str:
+    """A torch zip file whose tensor *and* storage declare 2**34 elements over 512 bytes."""
+    return make_pt_huge_storage(path, size=(1 << 34,))
+
+
+def make_pt_deflated_record(path: str, inflated: int = 1 << 28) -> str:
+    """A torch zip file whose one storage record is `inflated` bytes of zeros, deflated to
+    about a thousandth (headers honest): torch.load would inflate it all."""
+    make_pt_huge_storage(path + ".src", numel=inflated // 4, size=(16, 8))
+    with zipfile.ZipFile(path + ".src") as src, \
+            zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in src.namelist():
+            with zf.open(name, "w", force_zip64=True) as out:
+                if name.endswith("data/0"):
+                    chunk = bytes(1 << 22)
+                    for _ in range(inflated // len(chunk)):
+                        out.write(chunk)
+                else:
+                    out.write(src.read(name))
+    os.remove(path + ".src")
+    return path
+
+
+def make_pt_legacy_huge_storage(path: str, numel: int = 1 << 29) -> str:
+    """Torch's legacy (non-zip) format declaring a 2 GiB storage, holding 512 bytes."""
+    import pickle
+    import struct
+    import sys
+
+    with open(path, "wb") as f:
+        pickle.dump(0x1950A86A20F9469CFC6C, f, protocol=2)  # torch's legacy magic number
+        pickle.dump(1001, f, protocol=2)
+        pickle.dump({"protocol_version": 1001, "little_endian": sys.byteorder == "little",
+                     "type_sizes": {"short": 2, "int": 4, "long": 4}}, f, protocol=2)
+        f.write(_torch_pickle({"0.weight": _FakeTensor(numel, (16, 8))},
+                              lambda o, kind: ("storage", kind, "0", "cpu", o.numel, None)))
+        pickle.dump(["0"], f, protocol=2)
+        f.write(struct.pack("<q", 128) + b"\0" * 512)
+    return path
+
+
 CRAFTED = {
     "h5_unwritten_datasets": ("x.weights.h5", make_h5_unwritten_datasets, "load_weights"),
     "fitorch_huge_units": ("m.fitorch", make_fitorch_huge_units, "load_model"),
@@ -129,6 +226,10 @@ CRAFTED = {
                                 "load_weights"),
     "keras_archive_huge_weights": ("a.keras", make_keras_archive_huge_weights,
                                    "load_weights"),
+    "pt_huge_storage": ("s.pt", make_pt_huge_storage, "load_weights"),
+    "pt_huge_tensor_view": ("v.pt", make_pt_huge_tensor_view, "load_weights"),
+    "pt_deflated_record": ("d.pt", make_pt_deflated_record, "load_weights"),
+    "pt_legacy_huge_storage": ("l.pt", make_pt_legacy_huge_storage, "load_weights"),
 }
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from dp_launch import HERE, check_ok, free_port, run_ranks
 from fitorch import distributed
@@ -50,7 +51,8 @@ def close(a: np.ndarray, b: np.ndarray, rtol: float = 1e-4, atol: float = 1e-6) 
     np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("name", ["sgd", "adam", "jit", "accumulation", "sequence", "dataset"])
+@pytest.mark.parametrize("name", ["sgd", "adam", "jit", "accumulation", "sequence", "dataset",
+                                  "fsdp"])
 def test_two_processes_equal_one_process(name: str, tmp_path: Path) -> None:
     """Global batch 20 over 101 samples: a last batch of 1 sample leaves rank 1 an empty
     share. Weights and History are bit-identical across ranks and equal one process's;
@@ -65,6 +67,10 @@ def test_two_processes_equal_one_process(name: str, tmp_path: Path) -> None:
     assert r0["history"].keys() == ref["history"].keys()
     for key, values in ref["history"].items():
         close(np.array(r0["history"][key]), np.array(values), atol=1e-5)
+    if name == "sgd":  # every sample counted once, in training, validation, evaluation
+        assert r0["evaluate"]["count"] == 101
+        assert r0["history"]["count"] == [101.0] * 3
+        assert r0["history"]["val_count"] == [41.0] * 3
     if "evaluate" in ref:
         assert r0["evaluate"] == r1["evaluate"]
         assert r0["evaluate"]["count"] == ref["evaluate"]["count"]
@@ -74,11 +80,25 @@ def test_two_processes_equal_one_process(name: str, tmp_path: Path) -> None:
     close(r0["predict"], ref["predict"], atol=1e-5)
 
 
-def test_evaluate_counts_every_sample_once(tmp_path: Path) -> None:
-    _, (r0, r1) = ranks("sgd", tmp_path)
-    assert r0["evaluate"]["count"] == r1["evaluate"]["count"] == 101
-    assert r0["history"]["count"] == [101.0] * 3
-    assert r0["history"]["val_count"] == [41.0] * 3
+def test_fsdp_shards_the_parameters_and_saves_whole_weights(tmp_path: Path) -> None:
+    _, (r0, r1) = ranks("fsdp_save", tmp_path, env={"SAVE_DIR": str(tmp_path)})
+    assert r0["sharded"] == r1["sharded"] == "DTensor"
+    np.testing.assert_array_equal(r0["weights"], r1["weights"])
+    saved = np.concatenate([v.ravel() for v in r0["saved"].values()])
+    assert saved.shape == r0["weights"].shape  # the whole tensors, not rank 0's shards
+    np.testing.assert_array_equal(np.sort(saved), np.sort(r0["weights"]))
+
+
+def test_sync_batchnorm_normalizes_over_the_global_batch(tmp_path: Path) -> None:
+    ref = single("sync_bn", tmp_path)
+    _, (r0, r1) = ranks("sync_bn", tmp_path)
+    np.testing.assert_array_equal(r0["weights"], r1["weights"])
+    close(r0["weights"], ref["weights"])
+    close(r0["buffers"], ref["buffers"])
+    for key, values in ref["history"].items():
+        close(np.array(r0["history"][key]), np.array(values), atol=1e-5)
+    assert ref["error"] is None  # one process: nothing to synchronize
+    assert "SyncBatchNorm" in r0["error"] and "CUDA" in r0["error"]
 
 
 def test_user_train_step_through_self_gets_the_global_gradient(tmp_path: Path) -> None:
@@ -156,18 +176,21 @@ def _backup_run(out: Path, backup: Path, **env: str) -> list:
     return run_ranks([SCRIPT, "backup", str(out)], env={"BACKUP_DIR": str(backup), **env})
 
 
-def test_a_killed_rank_resumes_bit_exact_on_two_processes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("distribution", ["data_parallel", "fsdp"])
+def test_a_killed_rank_resumes_bit_exact_on_two_processes(tmp_path: Path,
+                                                          distribution: str) -> None:
     """Rank 1 dies in the middle of epoch 2 (dropout on, so every rank's own RNG state
     matters); the relaunched ranks end with the History and weights of an uninterrupted
-    run, bit for bit."""
+    run, bit for bit. Sharded (FSDP2) models back up their whole state once."""
     ref_dir, run_dir = tmp_path / "ref", tmp_path / "run"
     ref_dir.mkdir()
     run_dir.mkdir()
-    check_ok(_backup_run(ref_dir, tmp_path / "ref-backup", DROPOUT="1"))
-    killed = _backup_run(run_dir, tmp_path / "backup", DROPOUT="1", KILL_AT="1:2")
+    env = {"DROPOUT": "1", "DISTRIBUTION": distribution}
+    check_ok(_backup_run(ref_dir, tmp_path / "ref-backup", **env))
+    killed = _backup_run(run_dir, tmp_path / "backup", KILL_AT="1:2", **env)
     assert killed[1].returncode == 9 and killed[0].returncode != 0
     assert "CollectiveError" in killed[0].stderr
-    check_ok(_backup_run(run_dir, tmp_path / "backup", DROPOUT="1"))
+    check_ok(_backup_run(run_dir, tmp_path / "backup", **env))
     for rank in ("0", "1"):
         resumed, ref = load(run_dir, rank), load(ref_dir, rank)
         np.testing.assert_array_equal(resumed["weights"], ref["weights"])
@@ -204,6 +227,15 @@ def test_a_backup_resumes_on_another_world_size(tmp_path: Path) -> None:
         close(resumed["weights"], one["weights"])
         for key, values in one["history"].items():
             close(np.array(resumed["history"][key]), np.array(values), atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.device_count() < 2,
+                    reason="needs 2 CUDA devices (NCCL)")
+def test_two_gpus_with_nccl_equal_one_process(tmp_path: Path) -> None:
+    ref = single("adam", tmp_path)
+    _, (r0, r1) = ranks("adam", tmp_path, env={"DEVICE": "cuda"})
+    np.testing.assert_array_equal(r0["weights"], r1["weights"])
+    close(r0["weights"], ref["weights"], rtol=1e-3, atol=1e-5)
 
 
 def test_torchrun_launch(tmp_path: Path) -> None:
@@ -249,3 +281,82 @@ def test_merge_predictions_puts_shards_back_in_order() -> None:
     s0, s1 = np.array([0, 2, 4]), np.array([1, 3, 0])
     np.testing.assert_array_equal(
         merge_predictions([([s0], [3]), ([s1], [3])], "strided", total=5)[0], np.arange(5))
+
+
+def test_launch_detection_from_torchrun_and_slurm(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        # set then deleted: monkeypatch restores the original (absent) value afterwards,
+        # also for the variables `_launch_env` sets itself for SLURM
+        monkeypatch.setenv(key, "x")
+        monkeypatch.delenv(key)
+    assert distributed._launch_env() is None
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("RANK", "0")
+    assert distributed._launch_env() is None  # torchrun --nproc_per_node=1: one process
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert distributed._launch_env() == (3, 4, 1)
+    for key in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("SLURM_NTASKS", "8")
+    monkeypatch.setenv("SLURM_PROCID", "5")
+    monkeypatch.setenv("SLURM_LOCALID", "1")
+    monkeypatch.setenv("SLURM_LAUNCH_NODE_IPADDR", "10.0.0.7")
+    monkeypatch.setenv("SLURM_JOB_ID", "1234")
+    assert distributed._launch_env() == (5, 8, 1)
+    assert os.environ["MASTER_ADDR"] == "10.0.0.7"
+    assert os.environ["MASTER_PORT"] == str(29500 + 234)
+    assert os.environ["RANK"] == "5" and os.environ["WORLD_SIZE"] == "8"
+
+
+def test_bad_distribution_and_fsdp_with_jit_are_errors() -> None:
+    import fitorch as ft
+
+    model = ft.Sequential([ft.Input(shape=(3,)), ft.layers.Dense(1)])
+    with pytest.raises(ValueError, match="distribution="):
+        model.compile(optimizer="sgd", loss="mse", distribution="zero3")
+    with pytest.raises(ValueError, match="jit_compile=True"):
+        model.compile(optimizer="sgd", loss="mse", distribution="fsdp", jit_compile=True)
+
+
+@pytest.mark.parametrize("shuffle", [False, True, "batch"])
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_shards_cover_each_global_batch_exactly_once(shuffle: object, on_disk: bool,
+                                                     tmp_path: Path) -> None:
+    """Rank r takes positions r::W of each global batch of the one-process order (in memory
+    and memmap); an empty share is a stand-in from the same global batch."""
+    import torch
+
+    from fitorch.data.arrays import ArrayDataAdapter
+    from fitorch.data.shard import StandIn
+
+    n, batch, world = 23, 5, 3
+    x = np.arange(n, dtype="float32")[:, None]
+    if on_disk:
+        path = tmp_path / "x.npy"
+        np.save(path, x)
+        x = np.load(path, mmap_mode="r")
+
+    def rows(rank: int | None) -> list:
+        shard = Shard(rank, world) if rank is not None else None
+        adapter = ArrayDataAdapter(x, np.arange(n), batch_size=batch, shuffle=shuffle,
+                                   shard=shard)
+        torch.manual_seed(7)
+        return [b for b in adapter.batches()]
+
+    one = rows(None)
+    parts = [rows(r) for r in range(world)]
+    assert all(len(p) == len(one) for p in parts)  # the same steps on every rank
+    for k, global_batch in enumerate(one):
+        expected = global_batch[1].tolist()
+        got: list = []
+        for r in range(world):
+            b = parts[r][k]
+            if isinstance(b, StandIn):
+                assert len(expected) <= r  # only when the global batch has no position r
+                assert b.batch[1].tolist()[0] in expected
+                continue
+            assert b[1].tolist() == expected[r::world]
+            got += b[1].tolist()
+        assert sorted(got) == sorted(expected)

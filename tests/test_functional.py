@@ -181,7 +181,8 @@ def test_forward_is_an_fx_graph_module() -> None:
     model = ft.Model([a, b], out)
     assert isinstance(model.module, torch.fx.GraphModule)
     code = model.module.code
-    assert "self.head(add)" in code and "a + b" in code
+    assert "self.head(add)" in code and "a_in + b_in" in code
+    assert "as_input_dtype(a, torch.float32)" in code  # integer data becomes float (Keras)
     x = torch.ones(2, 4)
     assert torch.equal(model(x, x), model([x, x]))
     assert torch.equal(model(x, x), model({"a": x, "b": x}))
@@ -669,3 +670,21 @@ def test_masks_flow_through_a_functional_model_as_through_a_sequential() -> None
     assert results[0] == pytest.approx(results[1], rel=1e-6)
     squared = (functional.predict(ids, verbose=0) - y) ** 2
     assert results[1] == pytest.approx(float(squared[:, :4].mean()), rel=1e-5)  # padding skipped
+
+
+def test_integer_data_into_float_inputs_is_converted_as_keras_does() -> None:
+    """Keras converts integer data to a float `Input`'s dtype; so does a functional model
+    (torch alone would fail at the first layer with a dtype mismatch)."""
+    histories, predictions = [], []
+    x = np.arange(48).reshape(12, 4) % 5
+    y = (x.sum(axis=1, keepdims=True) / 10).astype("float32")
+    for data in (x.astype("int64"), x.astype("float32")):
+        torch.manual_seed(0)
+        a, b = ft.Input(shape=(4,), name="a"), ft.Input(shape=(4,), name="b")
+        model = ft.Model({"a": a, "b": b}, ft.layers.Dense(1)(a + b))
+        model.compile(optimizer="sgd", loss="mse")
+        histories.append(model.fit({"a": data, "b": data}, y, batch_size=4, epochs=2,
+                                   shuffle=False, verbose=0).history["loss"])
+        predictions.append(model.predict({"a": data, "b": data}, verbose=0))
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-6)
+    np.testing.assert_allclose(predictions[0], predictions[1], rtol=1e-6)

@@ -453,3 +453,50 @@ def test_sequences_reaching_conv1d_without_permute_get_a_channels_first_error():
         conv(sequences)
     with pytest.raises(ValueError, match=r"channels-first.*Permute\(\(2, 1\)\)"):
         conv(torch.zeros(2, 12, 8))  # the features are the channels: the channels-last hint
+
+
+def test_weights_saved_before_the_cell_api_still_load() -> None:
+    """State dicts of recurrent layers written as `<layer>.weight_ih` (before the cells
+    held the weights) load into `<layer>.cell.weight_ih`."""
+    import torch
+
+    import fitorch as ft
+
+    model = ft.Sequential([ft.Input(shape=(5, 3)), ft.layers.LSTM(4), ft.layers.Dense(1)])
+    current = model.state_dict()
+    older = {k.replace("cell.", ""): v + 1 for k, v in current.items()}
+    assert "stack.0.weight_ih" in older
+    model.load_state_dict(older)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, older[key.replace("cell.", "")])
+
+
+def test_bidirectional_over_a_user_written_cell() -> None:
+    """A cell without a config (Keras's guide's MinimalRNNCell) is copied for the
+    backward direction, with its own weights."""
+    import torch
+
+    import fitorch as ft
+
+    class MinimalRNNCell(torch.nn.Module):
+        def __init__(self, units: int) -> None:
+            super().__init__()
+            self.units = units
+            self.state_size = units
+
+        def build(self, input_shape):  # type: ignore[no-untyped-def]
+            self.kernel = torch.nn.Parameter(torch.randn(input_shape[-1], self.units) * 0.1)
+            self.recurrent_kernel = torch.nn.Parameter(torch.randn(self.units, self.units) * 0.1)
+
+        def forward(self, inputs, states):  # type: ignore[no-untyped-def]
+            out = inputs @ self.kernel + states[0] @ self.recurrent_kernel
+            return out, [out]
+
+    layer = ft.layers.Bidirectional(ft.layers.RNN(MinimalRNNCell(4)))
+    x = torch.randn(2, 5, 3)
+    y = layer(x)
+    assert y.shape == (2, 8)
+    assert layer.backward_layer.go_backwards and not layer.forward_layer.go_backwards
+    assert not torch.equal(layer.forward_layer.cell.kernel, layer.backward_layer.cell.kernel)
+    backward = layer.backward_layer(x)
+    torch.testing.assert_close(y[:, 4:], backward)

@@ -218,6 +218,93 @@ def test_subclassed_models_match_by_attribute_name(tmp_path: Path) -> None:
     _same_predictions(kmodel, fmodel, x)
 
 
+def _keras_block_net() -> keras.Model:
+    class Block(keras.layers.Layer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = keras.layers.Dense(4)
+            self.norm = keras.layers.LayerNormalization()
+
+        def call(self, x):  # type: ignore[no-untyped-def]
+            return self.norm(self.proj(x))
+
+    class BlockNet(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.zeta = keras.layers.Dense(4)  # sorts after Keras's own `layers` property
+            self.blocks = [Block(), Block()]
+            self.heads = {"b": keras.layers.Dense(2), "a": keras.layers.Dense(3)}
+            self._private = keras.layers.Dense(4)
+            self.alias = self.zeta  # one layer under two names: saved once, at "alias"
+            self.alpha = keras.layers.Dense(4)
+
+        def call(self, x):  # type: ignore[no-untyped-def]
+            x = self._private(self.alpha(x))
+            for block in self.blocks:
+                x = block(x)
+            x = self.zeta(x)
+            return self.heads["a"](x) + keras.ops.sum(self.heads["b"](x), -1, keepdims=True)
+
+    return BlockNet()
+
+
+def _fitorch_block_net() -> ft.Model:
+    class Block(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = ft.layers.Dense(4)
+            self.norm = ft.layers.LayerNormalization()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.norm(self.proj(x))
+
+    class BlockNet(ft.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.zeta = ft.layers.Dense(4)
+            self.blocks = torch.nn.ModuleList([Block(), Block()])
+            self.heads = torch.nn.ModuleDict({"b": ft.layers.Dense(2), "a": ft.layers.Dense(3)})
+            self._private = ft.layers.Dense(4)
+            self.alias = self.zeta
+            self.alpha = ft.layers.Dense(4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self._private(self.alpha(x))
+            for block in self.blocks:
+                x = block(x)
+            x = self.zeta(x)
+            return self.heads["a"](x) + self.heads["b"](x).sum(-1, keepdim=True)
+
+    return BlockNet()
+
+
+def test_subclassed_model_paths_follow_keras_walk_both_ways(tmp_path: Path) -> None:
+    """Keras walks a subclassed model's attributes sorted (private ones last), with its
+    `layers` property among them: layers in lists and dicts are numbered by class, and
+    a layer whose attribute sorts after "layers" is saved under `layers/`."""
+    x = _inputs((6,))
+    kmodel = _keras_block_net()
+    kmodel(x[:1])
+    _randomize_keras(kmodel)
+    kmodel.save_weights(str(tmp_path / "k.weights.h5"))
+    fmodel = _fitorch_block_net()
+    fmodel.build((None, 6))
+    assert [p for p, _ in keras_entries(fmodel)] == [
+        "alias", "alpha", "blocks/block/norm", "blocks/block/proj", "blocks/block_1/norm",
+        "blocks/block_1/proj", "heads/dense", "heads/dense_1", "layers/dense_3"]
+    fmodel.load_weights(tmp_path / "k.weights.h5")
+    _same_predictions(kmodel, fmodel, x)
+    # And back: fitorch's file, with new values, loads into a fresh Keras twin.
+    with torch.no_grad():
+        for p in fmodel.parameters():
+            p.add_(0.1)
+    fmodel.save_weights(str(tmp_path / "f.weights.h5"))
+    ktwin = _keras_block_net()
+    ktwin(x[:1])
+    ktwin.load_weights(str(tmp_path / "f.weights.h5"))
+    _same_predictions(ktwin, fmodel, x)
+
+
 # ---------------------------------------------------------------- errors
 def test_layer_mismatch_names_both_sides(tmp_path: Path) -> None:
     kmodel = _keras_cnn()

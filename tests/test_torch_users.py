@@ -487,3 +487,19 @@ def test_integer_data_into_a_float_input_is_converted_as_keras_does():
     model.fit(x, y, epochs=1, verbose=0)
     np.testing.assert_allclose(model.predict(x, verbose=0),
                                model.predict(x.astype("float32"), verbose=0))
+
+
+def test_integer_data_into_a_float_torch_module_is_a_clear_error() -> None:
+    import numpy as np
+    import pytest
+    import torch
+
+    import fitorch as ft
+
+    net = torch.nn.Sequential(torch.nn.Linear(4, 2))
+    model = ft.Model(net)
+    model.compile(optimizer="sgd", loss="mse")
+    before = net[0].weight.detach().clone()
+    with pytest.raises(TypeError, match=r"integer data \(torch.int64\).*float32.*astype"):
+        model.fit(np.arange(40).reshape(10, 4), np.zeros((10, 2), "float32"), verbose=0)
+    assert torch.equal(before, net[0].weight)  # raised before any update

@@ -366,14 +366,17 @@ class CompiledMetrics:
             m.reset_state()
 
 
-class PendingCompiledMetrics:
-    """The compiled metrics in `model.metrics` before their first batch (Keras 3 lists them
-    as one `compile_metrics` entry): `update_state(y, y_pred)` builds and updates them all,
-    `result()` gives their values. A custom `train_step` written as in Keras's guide
-    (`for m in self.metrics: m.update_state(y, y_pred)`) thus fills every compiled metric.
+class CompileMetrics:
+    """The compiled metrics as the one `compile_metrics` entry of `model.metrics` (Keras 3's
+    container), from compile on. `update_state(y, y_pred, sample_weight)` builds them on
+    first use and updates them as the default step does: `metrics` unweighted,
+    `weighted_metrics` with the sample weights. A custom `train_step` written as in Keras's
+    guide (`for m in self.metrics: m.update_state(y, y_pred, sample_weight=sw)`) thus
+    fills every compiled metric with Keras's numbers; `result()` gives their values by log
+    key, which the logs flatten (History has `mae`, not `compile_metrics`).
 
     Example:
-        >>> [m.name for m in model.metrics]      # after compile, before fit
+        >>> [m.name for m in model.metrics]      # after compile, before and after fit
         ['loss', 'compile_metrics']
     """
 
@@ -386,15 +389,37 @@ class PendingCompiledMetrics:
         self.model.compute_metrics(None, y_true, y_pred, sample_weight)
 
     def result(self) -> dict[str, Any]:
-        cm = self.model._compiled_metrics
-        if cm is None or not cm.built:
-            return {}
-        return {key: m.result() for key, m, _, _ in cm.entries}
+        return {key: m.result() for key, m in self.named_metrics().items()}
 
     def reset_state(self) -> None:
         cm = self.model._compiled_metrics
         if cm is not None:
             cm.reset_state()
+
+    def named_metrics(self) -> dict[str, Any]:
+        """The built metrics by log key (`<output>_mae`, ...); empty before the first batch."""
+        cm = self.model._compiled_metrics
+        if cm is None or not cm.built:
+            return {}
+        return {key: m for key, m, _, _ in cm.entries}
+
+    @property
+    def metrics(self) -> list[Any]:
+        """The metric objects inside (Keras's `compile_metrics.metrics`)."""
+        return list(self.named_metrics().values())
+
+    @property
+    def traceable(self) -> bool:
+        """Whether a compiled step can update every metric inside in its graph."""
+        cm = self.model._compiled_metrics
+        return cm is not None and cm.built and all(
+            bool(getattr(m, "traceable", False)) for m in cm.metrics)
+
+    def prepare_for_tracing(self) -> None:
+        for m in self.metrics:
+            prepare = getattr(m, "prepare_for_tracing", None)
+            if callable(prepare):
+                prepare()
 
 
 def _is_crossentropy_alias(spec: Any) -> bool:

@@ -197,6 +197,49 @@ class Parallel:
                 dist.broadcast(flat, src=0)
                 _unflatten_into(flat, bucket)
 
+    def shard_model(self, model: nn.Module, strategy: Any) -> None:
+        """Apply `compile(distribution=...)` once the model is built: rank 0's weights
+        everywhere, then FSDP2's `fully_shard` on every module owning parameters and on
+        the model (gradients summed, the step divides by the global sample count), or
+        BatchNorm statistics over the global batch."""
+        from fitorch.distribution import FullyShardedDataParallel
+
+        device = next((p.device for p in model.parameters()), None)
+        if device is not None and device.type == "cuda" and device.index != self.local_rank:
+            # `model.to("cuda")` means this process's GPU: cuda:LOCAL_RANK under torchrun.
+            model.to(torch.device("cuda", self.local_rank))
+        self.broadcast_module(model)
+        if isinstance(strategy, FullyShardedDataParallel):
+            from torch.distributed.fsdp import FSDPModule, fully_shard
+
+            units = [m for m in model.modules()
+                     if m is not model and any(True for _ in m.parameters(recurse=False))]
+            for unit in units:
+                fully_shard(unit, reshard_after_forward=strategy.reshard_after_forward)
+            fully_shard(model, reshard_after_forward=strategy.reshard_after_forward)
+            for m in model.modules():
+                if isinstance(m, FSDPModule):
+                    m.set_gradient_divide_factor(1.0)
+                    m.set_force_sum_reduction_for_comms(True)  # gloo has no PREMUL_SUM
+            model.__dict__["_fitorch_sharded"] = True
+        elif getattr(strategy, "sync_batchnorm", False):
+            sync_batchnorm(model, self)
+
+    def full_state(self, model: nn.Module) -> dict[str, Any]:
+        """A sharded model's whole state on rank 0 (on the CPU); {} on the other ranks."""
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        with self._collective("gathering the sharded weights"):
+            return get_model_state_dict(
+                model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+    def load_full_state(self, model: nn.Module, state: dict[str, Any]) -> None:
+        """Every rank's shards of `state` (the whole state, read by every rank)."""
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+        with self._collective("loading the sharded weights"):
+            set_model_state_dict(model, state, options=StateDictOptions(full_state_dict=True))
+
     def broadcast_object(self, obj: Any) -> Any:
         """Rank 0's `obj` on every rank."""
         box = [obj if self.rank == 0 else None]
@@ -400,6 +443,95 @@ class StopVote:
 
 
 # ------------------------------------------------------------------ helpers
+def is_sharded(model: nn.Module) -> bool:
+    """Whether `model` is sharded with FSDP2 (`compile(distribution="fsdp")`)."""
+    return bool(model.__dict__.get("_fitorch_sharded"))
+
+
+def optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """`optimizer.state_dict()`; for a sharded model the whole state, on rank 0 (a
+    collective: every rank calls it), keyed by parameter name."""
+    if not is_sharded(model):
+        return optimizer.state_dict()
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        get_optimizer_state_dict,
+    )
+
+    whole = get_optimizer_state_dict(
+        model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    # Optimizer-wide entries besides torch's two (fitorch's step counter) are the same on
+    # every rank and not sharded.
+    own = optimizer.state_dict()
+    whole.update({k: v for k, v in own.items() if k not in ("state", "param_groups")})
+    return whole
+
+
+def load_state(model: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    """Copy whole tensors (by state key) into the model; a sharded model takes its shards."""
+    if is_sharded(model):
+        assert _context is not None
+        _context.load_full_state(model, tensors)
+        return
+    with torch.no_grad():
+        for key, value in model.state_dict(keep_vars=True).items():
+            value.detach().copy_(tensors[key])
+
+
+def load_optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer,
+                         state: dict[str, Any]) -> None:
+    """Restore `optimizer_state()`; a sharded model's optimizer takes its shards."""
+    if not is_sharded(model):
+        optimizer.load_state_dict(state)
+        return
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        set_optimizer_state_dict,
+    )
+
+    assert _context is not None
+    extra = {k: v for k, v in state.items() if k not in ("state", "param_groups")}
+    torch_part = {k: v for k, v in state.items() if k in ("state", "param_groups")}
+    with _context._collective("loading the sharded optimizer state"):
+        set_optimizer_state_dict(model, optimizer, torch_part,
+                                 options=StateDictOptions(full_state_dict=True))
+    load_extra = getattr(optimizer, "_load_extra_state", None)
+    for value in extra.values():
+        if callable(load_extra) and isinstance(value, dict):
+            load_extra(value)
+
+
+def sync_batchnorm(model: nn.Module, parallel: Parallel) -> None:
+    """BatchNorm over the global batch: torch's own BatchNorm layers become
+    `SyncBatchNorm` (CUDA only, torch's kernel); fitorch's `BatchNormalization` layers
+    all-reduce their batch statistics themselves."""
+    from fitorch.layers.normalization import BatchNormalization
+
+    torch_bn = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                and not isinstance(m, nn.SyncBatchNorm)]
+    if torch_bn:
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        if device.type != "cuda":
+            raise ValueError(
+                "sync_batchnorm=True converts torch.nn.BatchNorm layers to torch's "
+                "SyncBatchNorm, which runs on CUDA only. Move the model to a GPU, or use "
+                "fitorch.layers.BatchNormalization (synchronized on any device). Received: "
+                f"{type(torch_bn[0]).__name__} on {device}"
+            )
+        nn.SyncBatchNorm.convert_sync_batchnorm(model)  # children replaced in place
+    for m in model.modules():
+        if isinstance(m, BatchNormalization):
+            m.__dict__["_sync_statistics"] = all_reduce_sum_differentiable
+
+
+def all_reduce_sum_differentiable(t: torch.Tensor) -> torch.Tensor:
+    """Sum of `t` over ranks, differentiable (each rank's gradient is the sum of the
+    ranks' output gradients)."""
+    from torch.distributed.nn.functional import all_reduce
+
+    return all_reduce(t)
+
+
 def merge_metric_states(states: list[dict[str, Any]], model: Any) -> dict[str, Any]:
     """Several ranks' metric states (`Model._metric_states()`) combined into one: summed
     unless a metric declares otherwise (see `_metric_reductions`)."""

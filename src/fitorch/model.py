@@ -16,11 +16,12 @@ import torch
 from torch import nn
 
 from fitorch import checks, distributed, nest, step, trainer
+from fitorch import distribution as distribution_module
 from fitorch import metrics as metrics_module
 from fitorch import optimizers as optimizers_module
 from fitorch import precision as precision_module
 from fitorch.callbacks.history import History
-from fitorch.compile_config import CompiledLoss, CompiledMetrics, PendingCompiledMetrics
+from fitorch.compile_config import CompiledLoss, CompiledMetrics, CompileMetrics
 from fitorch.compiled_step import CompiledTrainStep, auto_jit
 from fitorch.data import (
     get_adapter,
@@ -83,8 +84,15 @@ class Model(LayerAPI, nn.Module):
                 return super().__new__(Functional if cls is Model else _functional_of(cls))
         return super().__new__(cls)
 
-    def __init__(self, module: nn.Module | None = None, *, name: str | None = None,
-                 output_names: Sequence[str] | None = None) -> None:
+    def __init__(self, module: nn.Module | None = None, *args: Any, name: str | None = None,
+                 output_names: Sequence[str] | None = None, **kwargs: Any) -> None:
+        if args or kwargs:
+            # `super().__init__(inputs, outputs)` in a subclass's own __init__ (Keras's
+            # "subclass a functional model"): this instance becomes a functional model.
+            from fitorch.functional.functional_model import init_as_functional
+
+            init_as_functional(self, module, args, name, output_names, kwargs)
+            return
         super().__init__()
         if module is not None and not isinstance(module, nn.Module):
             raise TypeError(
@@ -109,6 +117,7 @@ class Model(LayerAPI, nn.Module):
         self._regularized: list[nn.Module] | None = None
         self._constrained: list[nn.Module] | None = None
         self._precision = "32"
+        self._distribution: Any = distribution_module.DataParallel()
         self._gradient_accumulation_steps = 1
         self._clip_options: dict[str, float] | None = None
 
@@ -175,6 +184,7 @@ class Model(LayerAPI, nn.Module):
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
+        distribution: Any = None,
     ) -> None:
         """Configure the model for training.
 
@@ -192,6 +202,8 @@ class Model(LayerAPI, nn.Module):
         gradient of their sample-weighted mean loss (N batches of B equal one of N*B; an
         epoch's last partial group is applied at its end). `clipnorm` / `clipvalue` /
         `global_clipnorm` clip the gradients as Keras's optimizers do, for any optimizer.
+        `distribution`: how the model is spread over the processes of a torchrun launch
+        (see `fitorch.distribution`): replicated (default) or `"fsdp"` (sharded).
 
         Example:
             >>> model.compile(optimizer="adam", loss="mse", metrics=["mae"])
@@ -212,6 +224,14 @@ class Model(LayerAPI, nn.Module):
                 f"Received: jit_compile={jit_compile!r}"
             )
         precision = precision_module.resolve(precision)
+        strategy = distribution_module.get(distribution)
+        if isinstance(strategy, distribution_module.FullyShardedDataParallel) \
+                and jit_compile is True:
+            raise ValueError(
+                "`jit_compile=True` compiles the train step as one graph, which FSDP2's "
+                "sharded parameters cannot enter. Use jit_compile=False (or 'auto') with "
+                "distribution='fsdp'. Received: jit_compile=True, distribution='fsdp'"
+            )
         accumulation = _accumulation_steps(gradient_accumulation_steps, optimizer_spec)
         check_clip_args(clipnorm, clipvalue, global_clipnorm)
         clip = {k: v for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
@@ -227,6 +247,7 @@ class Model(LayerAPI, nn.Module):
                 + ", ".join(f"{k}={v}" for k, v in clip.items())
             )
         self._precision = precision
+        self._distribution = strategy
         self._gradient_accumulation_steps = accumulation
         self._clip_options = clip or None
         self._optimizer_spec = optimizer_spec
@@ -242,7 +263,8 @@ class Model(LayerAPI, nn.Module):
         self._steps_per_execution = spe or 1
         # "auto" is decided per fit (compiled_step.auto_jit): compile only long runs.
         self._jit_compile = bool(jit_compile is True and not run_eagerly)
-        self._jit_auto = jit_compile == "auto" and not run_eagerly
+        self._jit_auto = jit_compile == "auto" and not run_eagerly and not isinstance(
+            strategy, distribution_module.FullyShardedDataParallel)
         # Kept out of `_modules` (plain __dict__ entry): registering the compiled wrapper
         # as a submodule would make the model contain itself.
         self.__dict__["_compiled_call"] = None
@@ -309,6 +331,22 @@ class Model(LayerAPI, nn.Module):
             with eval_mode(self), torch.no_grad(), example_run():
                 step.call_model(self, _to_device(sample, self), False, compiled=False)
 
+    def _share_across_ranks(self) -> None:
+        """Under torchrun: every rank starts from rank 0's weights, and the model is
+        spread as `compile(distribution=...)` says (once; again for new parameters)."""
+        parallel = self._parallel()
+        if parallel is None or distributed.is_sharded(self):
+            return
+        params = tuple(id(p) for p in self.parameters())
+        if self.__dict__.get("_shared_weights") == params:
+            return
+        strategy = getattr(self, "_distribution", None) or distribution_module.DataParallel()
+        before = dict(self.named_parameters())
+        parallel.shard_model(self, strategy)
+        if distributed.is_sharded(self):  # FSDP2 replaced the parameters
+            step.follow_new_parameters(self, before, dict(self.named_parameters()))
+        self.__dict__["_shared_weights"] = tuple(id(p) for p in self.parameters())
+
     def _build_optimizer(self) -> None:
         if self._optimizer_spec is not None and not (
                 self.optimizer is not None and step.optimizer_ready(self.optimizer)):
@@ -329,12 +367,8 @@ class Model(LayerAPI, nn.Module):
         step.prepare(self)  # "true" precisions cast the model before the optimizer exists
         if training:
             apply_trainable_attributes(self)  # `module.trainable = False` on torch modules
-            parallel = self._parallel()
-            if parallel is not None:
-                params = tuple(id(p) for p in self.parameters())
-                if self.__dict__.get("_shared_weights") != params:
-                    parallel.broadcast_module(self)  # every rank starts from rank 0's weights
-                    self.__dict__["_shared_weights"] = params
+        self._share_across_ranks()
+        if training:
             self._build_optimizer()
             if self._optimizer_spec is None and not self._overrides("train_step"):
                 raise ValueError(
@@ -473,13 +507,10 @@ class Model(LayerAPI, nn.Module):
             if self._compiled_loss is not None:
                 out.extend(self._compiled_loss.trackers)
             cm = self._compiled_metrics
-            if cm is not None:
-                if cm.built:
-                    out.extend(cm.metrics)
-                elif cm.requested:
-                    # Keras 3's `compile_metrics`: present from compile on, so a custom
-                    # train_step that updates `self.metrics` builds and fills them.
-                    out.append(PendingCompiledMetrics(self))
+            if cm is not None and cm.requested:
+                # Keras 3's `compile_metrics` container, from compile on: a custom
+                # train_step that updates `self.metrics` builds and fills them as Keras does.
+                out.append(CompileMetrics(self))
         out.extend(self.__dict__.get("_attribute_metrics", {}).values())
         return out
 
@@ -494,11 +525,11 @@ class Model(LayerAPI, nn.Module):
     def _named_metrics(self) -> dict[str, Any]:
         """The metrics by log key (compiled metrics carry their `<output>_` prefixes)."""
         named: dict[str, Any] = {}
-        cm = self._compiled_metrics
-        compiled = {id(m): key for key, m, _, _ in cm.entries} if cm is not None and cm.built \
-            else {}
         for m in self.metrics:
-            named[compiled.get(id(m), m.name)] = m
+            if isinstance(m, CompileMetrics):
+                named.update(m.named_metrics())
+            else:
+                named[m.name] = m
         return named
 
     def _metric_states(self) -> dict[str, Any]:
@@ -732,6 +763,7 @@ class Model(LayerAPI, nn.Module):
                               **loader)
         try:
             self._build(adapter.sample_x())
+            self._share_across_ranks()
             iterator = epoch_iterator(adapter, steps, self._device(), parallel)
             cbs = trainer.make_callbacks(self, callbacks, verbose=verbose, epochs=1,
                                          steps=iterator.num_batches, add_history=False)

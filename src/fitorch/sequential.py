@@ -42,6 +42,9 @@ class Sequential(Model):
                     f"Received: {layer!r} after {len(self.stack)} layer(s)"
                 )
             self.input_layer = layer
+            from fitorch.functional.layer_io import watch_sequential
+
+            watch_sequential(self)  # `layer.output` of its layers records its graph
             return
         if not isinstance(layer, nn.Module):
             raise TypeError(
@@ -79,6 +82,47 @@ class Sequential(Model):
         for layer in self.stack:
             x = layer(x)
         return x
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if getattr(self, "input_layer", None) is not None:  # a copy, or an unpickled model
+            from fitorch.functional.layer_io import watch_sequential
+
+            watch_sequential(self)
+
+    # ------------------------------------------------------------- Keras's graph API
+    @property
+    def inputs(self) -> list[Any]:
+        """The symbolic input, in a list (Keras), for a model that starts with an `Input`.
+
+        Example:
+            >>> extractor = ft.Model(inputs=model.inputs,
+            ...                      outputs=[layer.output for layer in model.layers])
+        """
+        from fitorch.functional.layer_io import sequential_io, symbolic_tensors
+
+        return symbolic_tensors([sequential_io(self, "inputs")[0]])
+
+    @property
+    def outputs(self) -> list[Any]:
+        """The symbolic output, in a list (Keras), for a model that starts with an `Input`."""
+        from fitorch.functional.layer_io import sequential_io, symbolic_tensors
+
+        return symbolic_tensors([sequential_io(self, "outputs")[1]])
+
+    @property
+    def input_shape(self) -> tuple[int | None, ...]:
+        """The input's shape with the batch axis, e.g. `(None, 784)` (Keras)."""
+        from fitorch.functional.layer_io import sequential_io
+
+        return sequential_io(self, "input shape")[0].shape
+
+    @property
+    def output_shape(self) -> tuple[int | None, ...]:
+        """The output's shape with the batch axis, e.g. `(None, 10)` (Keras)."""
+        from fitorch.functional.layer_io import sequential_io
+
+        return sequential_io(self, "output shape")[1].shape
 
     def _input_batch_size(self) -> int | None:
         return self.input_layer.batch_size if self.input_layer is not None else None

@@ -32,7 +32,7 @@ the progress bar reads them.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -44,6 +44,7 @@ from fitorch.compiled_step import CompiledTrainStep, OptimizerStep, compile_for
 from fitorch.data import unpack_x_y_sample_weight
 from fitorch.data.shard import StandIn
 from fitorch.device import model_device
+from fitorch.distributed import is_sharded
 from fitorch.optimizers.clipping import clip_gradients
 from fitorch.optimizers.trainable_params import add_new_trainable
 
@@ -170,10 +171,16 @@ class _Forward:
         if self.direct and _hooked(self.model):
             target = self.model._call_impl
         precision = self.precision
-        if not precision.active:
-            return _call(target, x, self.kwargs)
-        with precision.forward():
-            y_pred = _call(target, x, self.kwargs)
+        try:
+            if not precision.active:
+                return _call(target, x, self.kwargs)
+            with precision.forward():
+                y_pred = _call(target, x, self.kwargs)
+        except RuntimeError as error:
+            hint = _integer_input_hint(error, x, self.dtype)
+            if hint is None:
+                raise
+            raise hint from error
         return precision.outputs(y_pred)
 
     def routed_call(self, *args: Any, **kwargs: Any) -> Any:
@@ -184,6 +191,27 @@ class _Forward:
         with self.precision.forward():
             y_pred = nn.Module.__call__(self.model, *args, **kwargs)
         return self.precision.outputs(y_pred)
+
+
+def _integer_input_hint(error: RuntimeError, x: Any, dtype: torch.dtype | None
+                        ) -> TypeError | None:
+    """torch's dtype mismatch for integer data fed to a float module, said plainly (the
+    forward pass fails before any update). None for any other error."""
+    message = str(error)
+    if "dtype" not in message and "scalar type" not in message:
+        return None
+    integer = [t.dtype for t in nest.flatten(x)
+               if isinstance(t, torch.Tensor) and not t.is_floating_point()
+               and not t.is_complex() and t.dtype is not torch.bool]
+    if not integer:
+        return None
+    return TypeError(
+        f"The model's input is integer data ({integer[0]}) but its weights are "
+        f"{dtype}: torch does not mix them ({message.splitlines()[0]}). Convert the data "
+        "(e.g. `x.astype('float32')`); integers that are indices need a first layer that "
+        "takes them (an Embedding). No weights were changed. "
+        f"Received: x of dtype {integer[0]}"
+    )
 
 
 class TrainStep(_Forward):
@@ -206,6 +234,9 @@ class TrainStep(_Forward):
         self.weights = 0.0  # sum of n_i / n_1 over the group
         self.samples = 0  # samples since the last update (weights a rank's gradient)
         self.parallel = model._parallel()  # data-parallel context, None in one process
+        # FSDP2 (`distribution="fsdp"`): its backward sums the gradients over the ranks;
+        # each rank's loss is scaled by its sample count, the update divides by the total.
+        self.sharded = is_sharded(model)
         self.clip = model._clip_options
         self.hook = model._overrides("on_after_backward")
         self.constrained = model._constrained is None or bool(model._constrained)
@@ -227,7 +258,7 @@ class TrainStep(_Forward):
     def __call__(self, data: Any) -> Any:
         model = self.model
         if isinstance(data, StandIn):
-            return self._empty_share()
+            return self._empty_share(data.batch)
         x, y, sample_weight = unpack_x_y_sample_weight(data)
         if self.jit:
             graph = self.graph()
@@ -254,9 +285,16 @@ class TrainStep(_Forward):
             model._loss_tracker.update_state(loss.detach().float(), sample_weight=n)
             return model.compute_metrics(x, y, y_pred, sample_weight)
 
-    def _empty_share(self) -> Any:
+    def _empty_share(self, stand_in: Any) -> Any:
         """A data-parallel step in which this rank has no samples (`StandIn`): nothing to
-        compute, but the update (and its gradient all-reduce) runs with every rank."""
+        compute, but the update (and its gradient all-reduce) runs with every rank. A
+        sharded model runs the stand-in batch with a zero loss: its forward and backward
+        passes are collectives."""
+        if self.sharded:
+            x, y, sample_weight = unpack_x_y_sample_weight(stand_in)
+            loss = self.model.compute_loss(x, y, self.forward(x), sample_weight, training=True)
+            if optimizer_ready(self.optimizer):
+                (loss * 0.0).backward()
         if optimizer_ready(self.optimizer) and (
                 self.accumulation == 1 or self._group_complete(0)):
             self.apply_gradients()
@@ -265,7 +303,9 @@ class TrainStep(_Forward):
     def backward(self, loss: torch.Tensor, n: int) -> None:
         """Gradients of `loss` (x n / n_1 when accumulating, x the loss scale under
         "16-mixed") added to the parameters' `.grad`."""
-        if self.accumulation > 1 and self.first_size and n != self.first_size:
+        if self.sharded:
+            loss = loss * n  # FSDP sums over ranks; `apply_gradients` divides by the total
+        elif self.accumulation > 1 and self.first_size and n != self.first_size:
             loss = loss * (n / self.first_size)
         if self.scaler is not None:
             loss = self.scaler.scale(loss)
@@ -310,12 +350,18 @@ class TrainStep(_Forward):
         """The update from the gradients in `.grad`: average the accumulated group,
         unscale, `on_after_backward`, clip, step (skipped on overflow), zero_grad."""
         optimizer, scaler = self.optimizer, self.scaler
-        if self.accumulation > 1:
+        if self.sharded:
+            grads = [p.grad for p in self.trainable if p.grad is not None]
+            total = self.parallel.sum_int(self.samples)  # a CPU collective: no device sync
+            if grads and total:
+                torch._foreach_div_(grads, float(total))
+            self.micro_batches, self.first_size, self.weights = 0, 0, 0.0
+        elif self.accumulation > 1:
             grads = [p.grad for p in self.trainable if p.grad is not None]
             if grads and self.weights:
                 torch._foreach_div_(grads, self.weights)
             self.micro_batches, self.first_size, self.weights = 0, 0, 0.0
-        if self.parallel is not None:
+        if self.parallel is not None and not self.sharded:
             # The global-batch gradient: each rank's mean weighted by its sample count.
             self.parallel.all_reduce_gradients(self.trainable, self.samples)
             if "_fitorch_share" in optimizer.__dict__:  # a UserTrainStep's hook: skip it
@@ -413,6 +459,10 @@ class UserTrainStep:
         self.model = model
         self.parallel = parallel
         self.count = 1
+        if is_sharded(model):
+            # FSDP2 reduces a user's gradients itself: the plain average over the ranks.
+            average_sharded_gradients(model, parallel.world_size)
+            return
         for optimizer in optimizers_of(model):
             if "_fitorch_share" not in optimizer.__dict__:
                 optimizer.register_step_pre_hook(_reduce_before_step)
@@ -431,6 +481,32 @@ class UserTrainStep:
         x, _, _ = unpack_x_y_sample_weight(data)
         self.count = batch_size_of(x)
         return model.train_step(data)
+
+
+def follow_new_parameters(model: nn.Module, before: Mapping[str, torch.Tensor],
+                          after: Mapping[str, torch.Tensor]) -> None:
+    """Point every optimizer of `model` at the parameters that replaced `before` (FSDP2
+    shards them into new parameters); a train step built before is rebuilt."""
+    new = {id(p): after[name] for name, p in before.items() if name in after}
+    for optimizer in optimizers_of(model):
+        if optimizer.state:
+            raise ValueError(
+                "distribution='fsdp' shards the parameters when training starts, but the "
+                f"optimizer {type(optimizer).__name__} already holds state for the unsharded "
+                "ones. Compile with a fresh optimizer (or by name). Received: an optimizer "
+                f"with state for {len(optimizer.state)} parameter(s)"
+            )
+        for group in optimizer.param_groups:
+            group["params"] = [new.get(id(p), p) for p in group["params"]]
+    model.__dict__["_train_step"] = None
+
+
+def average_sharded_gradients(model: nn.Module, world_size: int) -> None:
+    from torch.distributed.fsdp import FSDPModule
+
+    for m in model.modules():
+        if isinstance(m, FSDPModule):
+            m.set_gradient_divide_factor(float(world_size))
 
 
 def optimizers_of(model: nn.Module) -> list[torch.optim.Optimizer]:

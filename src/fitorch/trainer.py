@@ -16,14 +16,15 @@ import torch
 from fitorch import checks, nest
 from fitorch.callbacks.callback_list import CallbackList
 from fitorch.data import EpochIterator
+from fitorch.data.arrays import unpack_x_y_sample_weight
 from fitorch.data.shard import StandIn, merge_predictions
 from fitorch.device import sync_fn
-from fitorch.distributed import is_writer
+from fitorch.distributed import is_sharded, is_writer
 from fitorch.fit_state import FitState, set_rng_state
 from fitorch.logs import Logs, as_logs, materialize
 from fitorch.modes import ModuleModes, eval_mode
 from fitorch.prediction_buffer import PredictionBuffer
-from fitorch.step import end_epoch
+from fitorch.step import call_model, end_epoch
 
 if TYPE_CHECKING:
     from fitorch.model import Model
@@ -122,7 +123,7 @@ def run_fit(
                 elif model.stop_training:
                     break
             end_epoch(model)  # a partial group of accumulated gradients is applied now
-            if parallel is not None:
+            if parallel is not None and not is_sharded(model):
                 parallel.ensure_same_weights(model)
             # Restored metric state not claimed by this epoch's training steps is dropped
             # here, before validation resets and reuses the metrics (see fit_state).
@@ -154,6 +155,10 @@ def run_fit(
         modes.restore()
         # `on_train_end` always fires, also when a step or a callback raised.
         cbs.on_train_end(training_logs)
+    if parallel is not None:
+        # What rank 0 wrote during fit (checkpoints, logs) is complete when fit returns on
+        # any rank: a rank may read it next.
+        parallel.barrier()
     return model.history
 
 
@@ -170,7 +175,9 @@ def run_evaluate(model: Model, iterator: EpochIterator, callbacks: CallbackList)
             for begin, end, batches in executions(iterator.epoch(), spe):
                 callbacks.on_test_batch_begin(begin)
                 for batch in batches:
-                    if not isinstance(batch, StandIn):  # an empty share: nothing to count
+                    if isinstance(batch, StandIn):  # an empty share: nothing to count
+                        run_stand_in(model, batch)
+                    else:
                         logs = as_logs(test_function(batch))
                 callbacks.on_test_batch_end(end, logs)
     iterator.on_epoch_end()
@@ -193,6 +200,7 @@ def run_predict(model: Model, iterator: EpochIterator, callbacks: CallbackList) 
                 callbacks.on_predict_batch_begin(begin)
                 for batch in batches:
                     if isinstance(batch, StandIn):  # an empty share: no rows of its own
+                        run_stand_in(model, batch)
                         lengths.append(0)
                         continue
                     batch_outputs = predict_function(batch)
@@ -203,6 +211,14 @@ def run_predict(model: Model, iterator: EpochIterator, callbacks: CallbackList) 
     if parallel is None:
         return outputs.result()
     return gather_predictions(parallel, iterator.adapter, outputs, lengths)
+
+
+def run_stand_in(model: Model, stand_in: StandIn) -> None:
+    """A sharded model's forward pass is a collective: an empty share still runs it
+    (on the stand-in batch, output discarded)."""
+    if is_sharded(model):
+        x, _, _ = unpack_x_y_sample_weight(stand_in.batch)
+        call_model(model, x, training=False, compiled=False)
 
 
 def gather_predictions(parallel: Any, adapter: Any, outputs: PredictionBuffer,

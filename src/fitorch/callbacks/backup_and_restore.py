@@ -33,7 +33,7 @@ import torch
 
 from fitorch import distributed
 from fitorch.callbacks.callback import Callback
-from fitorch.saving import codec
+from fitorch.saving import codec, gathered
 from fitorch.saving.atomic import atomic_path, remove_stale_temporaries
 from fitorch.saving.safetensors_io import read_safetensors, write_safetensors
 from fitorch.saving.state import state_tensors
@@ -171,17 +171,20 @@ class BackupAndRestore(Callback):
         if parallel is not None:
             # Every rank's own part goes to rank 0, which writes the one file.
             ranks = parallel.all_gather_object({"fit": fit, "step": step_state(self.model)})
-            if not distributed.is_writer():
-                return
+        optimizer = self.model.optimizer
+        with gathered(self.model):  # a sharded model's whole state on rank 0 (collectives)
+            model_tensors = state_tensors(self.model)
+            optimizer_state = (distributed.optimizer_state(self.model, optimizer)
+                               if optimizer is not None else None)
+        if not distributed.is_writer():
+            return
         tensors: dict[str, torch.Tensor] = {}
-        model_tensors = state_tensors(self.model)
         for key, value in model_tensors.items():
             tensors[f"model/{key}"] = value
-        optimizer = self.model.optimizer
         doc = {
             "fit": codec.encode(fit, tensors, "fit"),
-            "optimizer": (codec.encode(optimizer.state_dict(), tensors, "optimizer")
-                          if optimizer is not None else None),
+            "optimizer": (codec.encode(optimizer_state, tensors, "optimizer")
+                          if optimizer_state is not None else None),
             "fingerprint": _fingerprint(model_tensors),
             # The loss scaler and gradients accumulated between micro-batches.
             "step": codec.encode(step_state(self.model), tensors, "step"),
@@ -220,11 +223,9 @@ class BackupAndRestore(Callback):
         step = codec.decode(doc["step"], tensors) if doc.get("step") else None
         fit, step = _this_rank(path, doc, tensors, fit, step, self.model, state)
         # Nothing was touched before this point; from here on nothing can fail on the file.
-        with torch.no_grad():
-            for key, value in state_tensors(self.model).items():
-                value.copy_(model_tensors[key])
+        distributed.load_state(self.model, model_tensors)
         if optimizer_state is not None:
-            self.model.optimizer.load_state_dict(optimizer_state)
+            distributed.load_optimizer_state(self.model, self.model.optimizer, optimizer_state)
         if step is not None:
             load_step_state(self.model, step)
         sequence = getattr(state.train_iterator.adapter, "sequence", None)

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from fitorch import distributed
 from fitorch.callbacks.callback import Callback
 
 if TYPE_CHECKING:
@@ -172,7 +173,7 @@ class History(Callback):
             ax.set_visible(False)
         fig.tight_layout()
 
-        if path is not None:
+        if path is not None and distributed.is_writer():  # data-parallel: rank 0 writes
             fig.savefig(path)
         if show:
             plt.show()

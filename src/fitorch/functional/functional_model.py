@@ -15,9 +15,10 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import weakref
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -37,7 +38,7 @@ from fitorch.functional.symbolic import (
 from fitorch.layers.input_layer import InputLayer
 from fitorch.model import Model
 
-__all__ = ["Functional", "is_functional_call"]
+__all__ = ["Functional", "init_as_functional", "is_functional_call"]
 
 
 def is_functional_call(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
@@ -90,6 +91,7 @@ class Functional(Model):
     _input_keys: list[str]
     _placeholders: list[str]
     _tensor_refs: dict[int, Any]
+    _graph_takes_training: bool
 
     def __init__(self, inputs: Any, outputs: Any, name: str | None = None,
                  **kwargs: Any) -> None:
@@ -122,8 +124,9 @@ class Functional(Model):
             output_names = [_value_name(order, v) for v in flat_out]
             if len(set(output_names)) != len(output_names):  # one layer, several outputs
                 output_names = None
-        super().__init__(module, name=name or auto_name("functional"),
-                         output_names=output_names)
+        # Keras names a functional model "functional"; a subclass after its class (`m`).
+        default = "functional" if type(self).__name__ == "Functional" else type(self).__name__
+        super().__init__(module, name=name or auto_name(default), output_names=output_names)
         self.__dict__["_graph"] = order
         self.__dict__["_input_struct"] = in_values
         self.__dict__["_output_struct"] = out_values
@@ -132,6 +135,12 @@ class Functional(Model):
         # The user's own symbolic tensors, so `model.inputs[0] is inputs` holds while they live.
         self.__dict__["_tensor_refs"] = {id(t.value): weakref.ref(t) for t in
                                          nest.flatten((inputs, outputs))}
+        self.__dict__["_graph_takes_training"] = _takes_training_arg(module.forward)
+        own_forward = _own_forward(type(self))
+        if own_forward is not None:
+            # A subclass's own forward/call is what the steps call: whether they pass
+            # `training=` follows its signature, not the graph's (`step.forward_takes_training`).
+            self.__dict__["_step_takes_training"] = _takes_training_arg(own_forward)
 
     def __getstate__(self) -> dict[str, Any]:
         # Weak references do not pickle; a restored model makes new symbolic tensors.
@@ -139,10 +148,53 @@ class Functional(Model):
         state["_tensor_refs"] = {}
         return state
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        from fitorch.model import _FUNCTIONAL_SUBCLASSES
+
+        cls = type(self)
+        user_classes = [user for user, made in _FUNCTIONAL_SUBCLASSES.items() if made is cls]
+        if not user_classes:
+            return super().__reduce_ex__(protocol)
+        # A subclass made functional is a class made at run time, which pickle cannot
+        # name: it is rebuilt from the user's class.
+        return _restore_functional_subclass, (user_classes[0],), self.__getstate__()
+
     # ------------------------------------------------------------- forward
     def forward(self, *args: Any, training: bool | None = None, **kwargs: Any) -> Any:
+        call = type(self).call
+        if call is Functional.call:
+            return self._run_graph(args, kwargs, training)
+        # A subclass overriding Keras's `call` (which runs the graph through `super().call`).
+        if _takes_training_arg(call):
+            kwargs["training"] = self.training if training is None else training
+        elif training is not None and bool(training) != self.training:
+            from fitorch.modes import call_mode
+
+            with call_mode(self, bool(training)):
+                return self.call(*args, **kwargs)
+        return self.call(*args, **kwargs)
+
+    def call(self, *args: Any, training: bool | None = None, mask: Any = None,
+             **kwargs: Any) -> Any:
+        """Run the graph on the inputs (Keras's `Functional.call`): a subclass that overrides
+        `call` (or `forward`) reaches the graph through `super().call(inputs)`.
+
+        Example:
+            >>> class Scaled(ft.Model):
+            ...     def call(self, inputs, training=None):
+            ...         return super().call(inputs, training=training) * 2
+        """
+        if mask is not None:
+            raise ValueError(
+                "A functional model takes no `mask` argument: masks made inside the graph "
+                "(`Embedding(mask_zero=True)`, `Masking`) flow on by themselves. "
+                f"Received: mask={mask!r} (of type {type(mask).__name__})")
+        return self._run_graph(args, kwargs, training)
+
+    def _run_graph(self, args: tuple[Any, ...], kwargs: dict[str, Any],
+                   training: bool | None) -> Any:
         flat = self._flat_inputs(args, kwargs)
-        if self._forward_takes_training:  # some layer takes `training`: the graph passes it
+        if self._graph_takes_training:  # some layer takes `training`: the graph passes it
             return self.module(*flat, training=training)  # type: ignore[misc]
         if training is not None and bool(training) != self.training:
             # Keras's `model(x, training=False)`: this one call runs in that mode.
@@ -156,7 +208,8 @@ class Functional(Model):
         # The default steps call with positional inputs or a dict keyed by placeholder
         # names: the graph module takes those directly, one module call fewer.
         if (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks
-                or self._backward_pre_hooks or self._placeholders != self._input_keys):
+                or self._backward_pre_hooks or self._placeholders != self._input_keys
+                or _own_forward(type(self)) is not None):
             return self
         return self.module
 
@@ -252,6 +305,18 @@ class Functional(Model):
         """The outputs in the structure given to `Model` (one tensor for a single output)."""
         return nest.pack_as(self._output_struct, self.outputs)
 
+    @property
+    def input_shape(self) -> Any:
+        """The inputs' shapes (with the batch axis): one tuple for one input (Keras)."""
+        shapes = [v.shape for v in nest.flatten(self._input_struct)]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self) -> Any:
+        """The outputs' shapes (with the batch axis): one tuple for one output (Keras)."""
+        shapes = [v.shape for v in nest.flatten(self._output_struct)]
+        return shapes[0] if len(shapes) == 1 else shapes
+
     def _symbolic(self, values: list[Value]) -> list[SymbolicTensor]:
         refs: dict[int, Any] = self._tensor_refs
         out: list[SymbolicTensor | None] = []
@@ -312,6 +377,53 @@ class Functional(Model):
         from fitorch.functional.config import functional_from_config
 
         return functional_from_config(config)
+
+
+def init_as_functional(model: Model, first: Any, args: tuple[Any, ...], name: str | None,
+                       output_names: Any, kwargs: dict[str, Any]) -> None:
+    """`Model.__init__(inputs, outputs, ...)` called from a subclass's own `__init__` (Keras's
+    "subclass a functional model"): turn `model` into a functional model of that subclass,
+    as Keras does (it injects `Functional` into the class's bases)."""
+    call_args = (first, *args) if first is not None else args
+    if output_names is not None:
+        kwargs = {**kwargs, "output_names": output_names}
+    if not is_functional_call(call_args, kwargs):
+        raise TypeError(
+            "`Model.__init__` takes a torch module (`Model(module)`) or symbolic inputs and "
+            "outputs (`Model(inputs, outputs)`, from `ft.Input` and layer calls). Received: "
+            f"args={call_args!r}, kwargs={sorted(kwargs)} (of type "
+            f"{type(call_args[0] if call_args else None).__name__})")
+    if not isinstance(model, Functional):
+        from fitorch.model import _functional_of
+
+        model.__class__ = _functional_of(type(model))
+    Functional.__init__(cast(Functional, model), *call_args, **{**kwargs, "name": name})
+
+
+def _restore_functional_subclass(cls: type) -> Any:
+    """An empty instance of `cls` mixed with `Functional` (unpickling; state follows)."""
+    from fitorch.model import _functional_of
+
+    return nn.Module.__new__(_functional_of(cls))
+
+
+def _own_forward(cls: type[Functional]) -> Any:
+    """The forward pass a subclass of a functional model defines itself (`forward`, or
+    Keras's `call`), or None when the graph is the whole forward pass."""
+    if cls.forward is not Functional.forward:
+        return cls.forward
+    if cls.call is not Functional.call:
+        return cls.call
+    return None
+
+
+def _takes_training_arg(fn: Any) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "training" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD
+                                       for p in params.values())
 
 
 def _value_name(order: GraphOrder, value: Value) -> str:

@@ -36,7 +36,8 @@ from fitorch.functional.symbolic import (
     takes_training,
 )
 
-__all__ = ["GraphOrder", "build_graph_module", "call_in_mode", "map_graph", "op_name"]
+__all__ = ["GraphOrder", "as_input_dtype", "build_graph_module", "call_in_mode", "map_graph",
+           "op_name"]
 
 
 def _op(node: Node) -> Any:
@@ -193,6 +194,14 @@ def call_in_mode(module: nn.Module, training: bool, *args: Any, **kwargs: Any) -
         return module(*args, **kwargs)
 
 
+def as_input_dtype(x: Any, dtype: torch.dtype) -> Any:
+    """Integer data given to a float `Input` is converted to its dtype, as Keras converts
+    it (torch would fail at the first layer with a dtype mismatch); float data is kept."""
+    if isinstance(x, torch.Tensor) and not x.is_floating_point() and not x.is_complex():
+        return x.to(dtype)
+    return x
+
+
 def build_graph_module(order: GraphOrder, inputs: Any, input_names: Sequence[str],
                        outputs: Any) -> tuple[fx.GraphModule, list[str]]:
     """The fx module running the graph; also the placeholder name of each flat input.
@@ -207,6 +216,9 @@ def build_graph_module(order: GraphOrder, inputs: Any, input_names: Sequence[str
         ident = identifier(name, taken)
         placeholders.append(ident)
         env[id(value)] = graph.placeholder(ident)
+        if value.node.kind == "input" and value.dtype.is_floating_point:
+            env[id(value)] = graph.create_node("call_function", as_input_dtype,
+                                               (env[id(value)], value.dtype), name=f"{ident}_in")
     needs_training = any(
         n.kind == "module" and n.mode is None and "training" not in n.kwargs
         and takes_training(n.target) for n in order.nodes)

@@ -171,6 +171,7 @@ class SymbolicTensor:
     def __init__(self, value: Value, examples: tuple[torch.Tensor, torch.Tensor]) -> None:
         self.value = value
         self._examples = examples
+        _live_tensors[id(value)] = self
         _retain()
         weakref.finalize(self, _release)
 
@@ -276,6 +277,30 @@ for _name, _op1 in _UNARY.items():
 
 _MAYBE_SYMBOLIC = (SymbolicTensor, list, tuple, dict)
 
+# The symbolic tensor the user holds for a graph value (by `id(value)`), while it lives: a
+# layer's `output` is then that very tensor, as in Keras (`layer.output is x`).
+_live_tensors: weakref.WeakValueDictionary[int, SymbolicTensor] = weakref.WeakValueDictionary()
+# Each layer's first recorded call (Keras's node 0, behind `layer.input` / `layer.output`).
+# Weak both ways: the node lives as long as a model or a tensor of its graph does.
+_first_nodes: weakref.WeakKeyDictionary[Any, weakref.ref[Node]] = weakref.WeakKeyDictionary()
+
+
+def live_tensor(value: Value) -> SymbolicTensor | None:
+    """The user's symbolic tensor of `value`, if it is still alive."""
+    tensor = _live_tensors.get(id(value))
+    return tensor if tensor is not None and tensor.value is value else None
+
+
+def first_node(layer: Any) -> Node | None:
+    """The node of `layer`'s first symbolic call that is still part of a live graph."""
+    ref = _first_nodes.get(layer)
+    return ref() if ref is not None else None
+
+
+def _note_call(layer: Any, node: Node) -> None:
+    if first_node(layer) is None:
+        _first_nodes[layer] = weakref.ref(node)
+
 
 # ---------------------------------------------------------------- making tensors
 def input_tensor(layer: Any) -> SymbolicTensor:
@@ -285,6 +310,7 @@ def input_tensor(layer: Any) -> SymbolicTensor:
     value = Value(node, (), shape, layer.dtype)
     node.outputs = value
     layer.__dict__["_input_value"] = value
+    _note_call(layer, node)
     return SymbolicTensor(value, example_inputs(shape, layer.dtype))
 
 
@@ -478,7 +504,9 @@ def _record_module_call(module: nn.Module, args: tuple[Any, ...], kwargs: dict[s
                            "model)")
                 raise
     _call_counts[module] = node.call_index + 1
-    return _outputs(node, runs[0], runs[1])
+    outputs = _outputs(node, runs[0], runs[1])
+    _note_call(module, node)
+    return outputs
 
 
 def _shapes_of(args: Any, kwargs: Any) -> str:

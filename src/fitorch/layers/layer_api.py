@@ -109,6 +109,31 @@ class LayerAPI:
         for p in module.parameters():
             p.requires_grad_(value)
 
+    @property
+    def input(self) -> Any:
+        """The symbolic input tensor(s) of this layer's first call on symbolic tensors
+        (Keras 3: one tensor, or a list); AttributeError if it was never called so.
+
+        Example:
+            >>> hidden = model.get_layer("hidden")
+            >>> extractor = ft.Model(model.inputs, hidden.output)
+        """
+        from fitorch.functional.layer_io import layer_input
+
+        return layer_input(self)
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output tensor(s) of this layer's first call on symbolic tensors
+        (Keras 3: one tensor, or a list); AttributeError if it was never called so.
+
+        Example:
+            >>> features = ft.Model(inputs=model.inputs, outputs=model.get_layer("x").output)
+        """
+        from fitorch.functional.layer_io import layer_output
+
+        return layer_output(self)
+
     def _as_module(self) -> nn.Module:
         assert isinstance(self, nn.Module)
         return self

@@ -235,6 +235,9 @@ class BatchNormalization(LayerAPI, LazyModuleMixin, nn.Module):
         return outputs if axis == 1 else outputs.movedim(1, axis)
 
     def _train_forward(self, x: Tensor) -> Tensor:
+        synced = self.__dict__.get("_sync_statistics")
+        if synced is not None:
+            return self._synced_train_forward(x, synced)
         count = x.numel() // max(1, x.shape[1])  # values per channel (Python ints: no sync)
         if count == 0:  # an empty batch has no statistics to learn from
             return x.clone()
@@ -264,6 +267,35 @@ class BatchNormalization(LayerAPI, LazyModuleMixin, nn.Module):
             self.running_var.mul_(m).add_(
                 var.to(self.running_var.dtype), alpha=(1.0 - m) * var_factor
             )
+        return outputs
+
+    def _synced_train_forward(self, x: Tensor, all_reduce: Any) -> Tensor:
+        """Training-mode normalization with the statistics of the global batch
+        (`DataParallel(sync_batchnorm=True)`): per-channel sums, sums of squares and
+        counts summed over the ranks (differentiably), then Keras's formula."""
+        c = self.num_features
+        dims = [d for d in range(x.ndim) if d != 1]
+        count = x.numel() // max(1, c)
+        stats = torch.cat([x.sum(dims), (x * x).sum(dims),
+                           x.new_full((1,), float(count))]).float()
+        stats = all_reduce(stats)
+        n = stats[-1].clamp_min(1.0)
+        mean = stats[:c] / n
+        var = (stats[c : 2 * c] / n - mean * mean).clamp_min(0.0)
+        shape = [1] * x.ndim
+        shape[1] = c
+        outputs = (x - mean.view(shape).to(x.dtype)) * torch.rsqrt(
+            var.view(shape) + self.epsilon).to(x.dtype)
+        if self.weight is not None:
+            outputs = outputs * self.weight.view(shape)
+        if self.bias is not None:
+            outputs = outputs + self.bias.view(shape)
+        m = self.momentum
+        with torch.no_grad():
+            self.running_mean.mul_(m).add_(mean.detach().to(self.running_mean.dtype),
+                                           alpha=1.0 - m)
+            self.running_var.mul_(m).add_(var.detach().to(self.running_var.dtype),
+                                          alpha=1.0 - m)
         return outputs
 
     # --- Keras weights, regularization, constraints ----------------------------------

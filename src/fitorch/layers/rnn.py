@@ -281,6 +281,15 @@ class StackedRNNCells(LayerAPI, nn.Module):
         return f"name={self.name!r}"
 
 
+def _keys_before_cells(state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+    """Files saved before the recurrent layers held a cell name the weights
+    `<layer>.weight_ih`; they are the cell's (`<layer>.cell.weight_ih`) now."""
+    for old in [k for k in state_dict if k.startswith(prefix) and "." not in k[len(prefix):]]:
+        name = old[len(prefix):]
+        if name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "bias"):
+            state_dict.setdefault(f"{prefix}cell.{name}", state_dict.pop(old))
+
+
 class RNN(LayerAPI, nn.Module):
     """Keras's base recurrent layer: `cell` run over `(batch, time, features)` inputs.
 
@@ -334,6 +343,7 @@ class RNN(LayerAPI, nn.Module):
         self.states = None
         self._expected_batch_size: int | None = None
         self._training_arg: bool | None = None
+        self._register_load_state_dict_pre_hook(_keys_before_cells)
 
     # --- Keras's attributes ----------------------------------------------------------
 

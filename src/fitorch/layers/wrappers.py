@@ -15,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+import copy
+import warnings
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -145,6 +147,35 @@ class TimeDistributed(LayerAPI, nn.Module):
 _MERGE_MODES = ("sum", "mul", "concat", "ave", None)
 
 
+def _fresh_copy(layer: RNN, **changes: Any) -> RNN:
+    """A new layer like `layer` (Keras rebuilds it from its config: fresh weights). A
+    user-written cell has no config: the layer is copied instead, and weights it has
+    already made are drawn anew where its modules can (`reset_parameters`)."""
+    from fitorch.saving.serialization import NotSerializable
+
+    try:
+        return type(layer).from_config({**layer.get_config(), **changes})
+    except NotSerializable:
+        pass
+    duplicate = cast(RNN, copy.deepcopy(layer))
+    for key, value in changes.items():
+        setattr(duplicate, key, value)
+    built = [p for p in duplicate.parameters()
+             if not isinstance(p, nn.parameter.UninitializedParameter)]
+    if built:
+        resettable = [reset for m in duplicate.modules()
+                      if callable(reset := getattr(m, "reset_parameters", None))]
+        for reset in resettable:
+            reset()
+        if not resettable:
+            warnings.warn(
+                f"Bidirectional: the cell of {layer.name!r} has no config and no "
+                "`reset_parameters()`, and its weights exist already, so the copy starts "
+                "from the same weights (Keras draws new ones). Wrap the layer before its "
+                "first call to get fresh weights.", UserWarning, stacklevel=3)
+    return duplicate
+
+
 class Bidirectional(LayerAPI, nn.Module):
     """Run a recurrent layer (LSTM, GRU, SimpleRNN) over the sequence in both directions.
 
@@ -192,12 +223,10 @@ class Bidirectional(LayerAPI, nn.Module):
         super().__init__()
         self.name = _resolve_name(name, type(self))
         self.merge_mode = merge_mode
-        forward_config = {**layer.get_config(), "name": "forward_" + layer.name}
-        self.forward_layer = type(layer).from_config(forward_config)
+        self.forward_layer = _fresh_copy(layer, name="forward_" + layer.name)
         if backward_layer is None:
-            backward_config = {**layer.get_config(), "name": "backward_" + layer.name,
-                               "go_backwards": not layer.go_backwards}
-            backward_layer = type(layer).from_config(backward_config)
+            backward_layer = _fresh_copy(layer, name="backward_" + layer.name,
+                                         go_backwards=not layer.go_backwards)
         elif not isinstance(backward_layer, RNN) or (
             backward_layer.go_backwards == layer.go_backwards
             or backward_layer.return_sequences != layer.return_sequences

@@ -25,7 +25,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -38,7 +40,7 @@ from fitorch.saving.budget import check_config_sizes, materialize_budget
 from fitorch.saving.codec import decode
 from fitorch.saving.fitorch_file import read_fitorch_file, write_fitorch_file
 from fitorch.saving.keras_h5 import load_keras_h5, save_keras_h5
-from fitorch.saving.safe_torch import load_torch_state, save_torch_state
+from fitorch.saving.safe_torch import load_torch_state, save_torch_state, torch_file_budget
 from fitorch.saving.safetensors_io import read_safetensors, write_safetensors
 from fitorch.saving.serialization import compile_kwargs
 from fitorch.saving.state import load_state, portable_state
@@ -66,8 +68,13 @@ def save_weights(model: nn.Module, filepath: str | os.PathLike[str], overwrite: 
         >>> save_weights(model, "w.weights.h5")   # for keras_model.load_weights
     """
     path = _path(filepath)
-    if not distributed.is_writer():
-        return  # a data-parallel run: rank 0 writes the file (every rank has the same weights)
+    with gathered(model):  # a sharded model's whole weights, on rank 0 (a collective)
+        if not distributed.is_writer():
+            return  # a data-parallel run: rank 0 writes the file (the same weights)
+        _write_weights(model, path, overwrite, data_format)
+
+
+def _write_weights(model: nn.Module, path: str, overwrite: bool, data_format: str) -> None:
     check_overwrite(path, overwrite)
     fmt = formats.format_for_suffix(path)
     # Collect (and check) everything before the temporary file exists.
@@ -87,6 +94,22 @@ def save_weights(model: nn.Module, filepath: str | os.PathLike[str], overwrite: 
             write_fitorch_file(model, tmp, kind="weights")
 
 
+@contextlib.contextmanager
+def gathered(model: nn.Module) -> Iterator[None]:
+    """While saving a model sharded with FSDP2: its whole state gathered on rank 0, read
+    by `state_tensors` (every rank must save: the gathering is a collective)."""
+    if not distributed.is_sharded(model):
+        yield
+        return
+    parallel = distributed.context()
+    assert parallel is not None
+    model.__dict__["_gathered_state"] = parallel.full_state(model)
+    try:
+        yield
+    finally:
+        model.__dict__.pop("_gathered_state", None)
+
+
 def save_model(model: nn.Module, filepath: str | os.PathLike[str], overwrite: bool = True
                ) -> None:
     """Write the whole model (`.fitorch` or any other suffix) or its weights (weights suffixes).
@@ -98,11 +121,12 @@ def save_model(model: nn.Module, filepath: str | os.PathLike[str], overwrite: bo
     if formats.format_for_suffix(path) != formats.FITORCH:
         save_weights(model, path, overwrite)
         return
-    if not distributed.is_writer():
-        return  # a data-parallel run: rank 0 writes the file (every rank has the same weights)
-    check_overwrite(path, overwrite)
-    with atomic_path(path) as tmp:
-        write_fitorch_file(model, tmp, kind="model")
+    with gathered(model):  # a sharded model's whole weights, on rank 0 (a collective)
+        if not distributed.is_writer():
+            return  # a data-parallel run: rank 0 writes the file (the same weights)
+        check_overwrite(path, overwrite)
+        with atomic_path(path) as tmp:
+            write_fitorch_file(model, tmp, kind="model")
 
 
 def load_weights(model: nn.Module, filepath: str | os.PathLike[str],
@@ -117,7 +141,7 @@ def load_weights(model: nn.Module, filepath: str | os.PathLike[str],
     if fmt == formats.SAFETENSORS:
         load_state(model, read_safetensors(path), path)
     elif fmt == formats.TORCH:
-        load_state(model, load_torch_state(path), path)
+        load_state(model, load_torch_state(path, torch_file_budget(model)), path)
     elif fmt == formats.KERAS_H5:
         load_keras_h5(model, path, data_format=data_format)
     elif fmt == formats.KERAS_ARCHIVE:

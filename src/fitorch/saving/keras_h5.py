@@ -6,7 +6,10 @@ keras/src/legacy/saving/legacy_h5_format.py):
 * `.weights.h5` (Keras 3): `layers/<class>[_k]/vars/<i>`. A layer is found by
   the path Keras itself would use: inside a `Sequential` (or any list of
   layers) by the snake-cased class name, numbered `_1`, `_2`, ... per class in
-  order; inside a subclassed model by attribute name. Recurrent layers keep
+  order; inside a subclassed model by attribute name, walked as Keras walks them
+  (sorted, private names last, lists and dicts numbered by class, a layer reachable
+  twice saved once; a `Model` subclass's layers whose attribute sorts after "layers"
+  under `layers/`, Keras's `Model.layers` property). Recurrent layers keep
   their variables in `<layer>/cell/vars`. The class name in the path is the
   type check, the shapes are checked per variable.
 * `.keras` archives (Keras 3's model files): the `.weights.h5` layout inside a zip.
@@ -106,29 +109,36 @@ def keras_entries(model: nn.Module, sort_attrs: bool = True) -> list[Entry]:
         ['layers/dense', 'layers/dense_1']
     """
     out: list[Entry] = []
-    _walk(model, "", out, sort_attrs)
+    _walk(model, "", out, sort_attrs, set())
     return out
 
 
-def _walk(module: nn.Module, prefix: str, out: list[Entry], sort_attrs: bool) -> None:
+def _walk(module: nn.Module, prefix: str, out: list[Entry], sort_attrs: bool,
+          visited: set[int]) -> None:
     from fitorch.model import Model
 
+    # Keras saves a layer reachable by several paths once, at the first it walks.
+    if id(module) in visited:
+        return
+    visited.add(id(module))
     if callable(getattr(module, "get_keras_weights", None)) and not getattr(
             module, "keras_sublayers", False):  # Bidirectional: one group per direction
         out.append((prefix, module))
         return
     layers = _sequence_layers(module)
     if layers is not None:
-        _container(layers, _join(prefix, "layers"), out, sort_attrs)
+        _container(layers, _join(prefix, "layers"), out, sort_attrs, visited)
         return
     wrapped = getattr(module, "module", None)
     if isinstance(module, Model) and isinstance(wrapped, nn.Module):
-        _walk(wrapped, prefix, out, sort_attrs)  # Model(module) adds no level of its own
+        visited.discard(id(module))
+        _walk(wrapped, prefix, out, sort_attrs, visited)  # Model(module) adds no level
         return
-    if isinstance(module, nn.ModuleList):
-        _container(list(module), prefix, out, sort_attrs)
+    if isinstance(module, (nn.ModuleList, nn.ModuleDict)):
+        _container(_items(module), prefix, out, sort_attrs, visited)
         return
-    children = list(module.named_children())
+    # Every attribute name of a child, aliases included (`named_children` drops them).
+    children = [(n, m) for n, m in module._modules.items() if m is not None]
     if not children and not _has_tensors(module):
         out.append((prefix, module))  # a weightless layer (Flatten, ReLU): Keras writes its group
         return
@@ -141,19 +151,50 @@ def _walk(module: nn.Module, prefix: str, out: list[Entry], sort_attrs: bool) ->
             "`.safetensors` or `.fitorch` instead. "
             f"Received: a {type(module).__name__} module at {prefix or 'the top level'!r}"
         )
+    entries: list[tuple[str, Any]] = list(children)
     if sort_attrs:
-        children.sort(key=lambda item: _name_key(item[0]))
-    for name, child in children:
-        if isinstance(child, nn.ModuleList):
-            _container(list(child), _join(prefix, name), out, sort_attrs)
+        if isinstance(module, Model):
+            # A subclassed Keras Model also has the property `layers` (its directly tracked
+            # layers, lists and dicts flattened, in assignment order), which Keras walks at
+            # its place among the sorted attribute names: a layer whose attribute sorts after
+            # "layers" (`zeta`, `_private`) is saved as `layers/<class>_<k>`.
+            entries.append(("layers", _tracked_layers(children)))
+        entries.sort(key=lambda item: _name_key(item[0]))
+    for name, child in entries:
+        if isinstance(child, list):
+            _container(child, _join(prefix, name), out, sort_attrs, visited)
+        elif isinstance(child, (nn.ModuleList, nn.ModuleDict)):
+            if id(child) not in visited:
+                visited.add(id(child))
+                _container(_items(child), _join(prefix, name), out, sort_attrs, visited)
         else:
-            _walk(child, _join(prefix, name), out, sort_attrs)
+            _walk(child, _join(prefix, name), out, sort_attrs, visited)
+
+
+def _items(container: nn.ModuleList | nn.ModuleDict) -> list[nn.Module]:
+    """A ModuleList's items, a ModuleDict's values in insertion order (Keras's lists, dicts)."""
+    return list(container.values()) if isinstance(container, nn.ModuleDict) else list(container)
+
+
+def _tracked_layers(children: list[tuple[str, nn.Module]]) -> list[nn.Module]:
+    """Keras's `Model.layers` of a subclass: the layers assigned as attributes, with those in
+    lists and dicts flattened, each once, in assignment order."""
+    layers: list[nn.Module] = []
+    seen: set[int] = set()
+    for _, child in children:
+        items = _items(child) if isinstance(child, (nn.ModuleList, nn.ModuleDict)) else [child]
+        for item in items:
+            if id(item) not in seen:
+                seen.add(id(item))
+                layers.append(item)
+    return layers
 
 
 def _container(items: Sequence[nn.Module], prefix: str, out: list[Entry],
-               sort_attrs: bool) -> None:
+               sort_attrs: bool, visited: set[int]) -> None:
     used: dict[str, int] = {}
     for item in items:
+        # Keras numbers every item of a container by class, also those saved elsewhere.
         base = _snake(type(item).__name__)
         if base in used:
             used[base] += 1
@@ -161,7 +202,7 @@ def _container(items: Sequence[nn.Module], prefix: str, out: list[Entry],
         else:
             used[base] = 0
             name = base
-        _walk(item, _join(prefix, name), out, sort_attrs)
+        _walk(item, _join(prefix, name), out, sort_attrs, visited)
 
 
 def _vars_path(path: str, layer: nn.Module) -> str:

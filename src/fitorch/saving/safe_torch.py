@@ -16,15 +16,23 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+from torch import nn
 
-__all__ = ["load_torch_state", "save_torch_state"]
+from fitorch.saving.torch_file_check import check_torch_file
+
+__all__ = ["load_torch_state", "save_torch_state", "torch_file_budget"]
 
 # Keys under which training scripts commonly nest the model's state_dict.
 _NESTED_KEYS = ("state_dict", "model_state_dict", "model")
 
 
-def load_torch_state(filepath: str) -> dict[str, torch.Tensor]:
-    """A flat `{name: tensor}` state dict from a torch file, never executing code from it."""
+def load_torch_state(filepath: str, budget: int | None = None) -> dict[str, torch.Tensor]:
+    """A flat `{name: tensor}` state dict from a torch file, never executing code from it.
+
+    The storages the file declares are checked first (`check_torch_file`): against what
+    the file holds and, with `budget`, against the bytes a loader may allocate for it.
+    """
+    check_torch_file(filepath, budget)
     try:
         # A file object, not the path: torch.load reads a path ending in .safetensors with
         # safetensors, whatever the file holds.
@@ -56,6 +64,15 @@ def load_torch_state(filepath: str) -> dict[str, torch.Tensor]:
             f"Received: an object of type {type(obj).__name__}"
         )
     return dict(obj)
+
+
+def torch_file_budget(model: nn.Module) -> int:
+    """The most storage bytes a torch file for `model` may declare: four times the model's
+    weights (a checkpoint that also holds an optimizer's moments, or float64 copies) plus
+    16 MiB."""
+    from fitorch.saving.keras_h5 import weight_budget
+
+    return 2 * weight_budget(model) + (14 << 20)
 
 
 def _reason(error: Exception) -> str:

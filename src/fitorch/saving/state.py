@@ -26,7 +26,12 @@ def _listing(keys: list[str]) -> str:
 
 
 def state_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The model's `state_dict` as detached tensors; an error if some are not created yet."""
+    """The model's `state_dict` as detached tensors; an error if some are not created yet.
+
+    A model sharded with FSDP2 gives its whole state while `saving.gathered` holds it."""
+    whole = model.__dict__.get("_gathered_state")
+    if whole is not None:
+        return {k: v.detach() for k, v in whole.items()}
     state = model.state_dict(keep_vars=True)
     unbuilt = [k for k, v in state.items()
                if isinstance(v, (nn.parameter.UninitializedParameter,
