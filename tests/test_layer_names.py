@@ -27,8 +27,11 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
     "num_tokens": 4, "max_tokens": 4, "mask_value": 0.0, "units_or_cell": 2,
     "cell": lambda framework_layers: framework_layers.LSTMCell(2),
     "cells": lambda framework_layers: [framework_layers.GRUCell(2)],
-    "height": 4, "width": 4, "num_heads": 2, "key_dim": 2, "scale": 0.5,
+    "height": 4, "width": 4, "num_heads": 2, "key_dim": 2, "scale": 0.5, "num_bins": 4,
+    "height_factor": 0.1, "width_factor": 0.1,
 }
+# Arguments that are optional one by one but of which a layer needs one.
+ONE_OF_ARGUMENTS: dict[str, dict[str, Any]] = {"Discretization": {"num_bins": 4}}
 # fitorch classes whose Keras counterpart has another name (keras.Input is a function).
 KERAS_CLASS = {"Input": "InputLayer"}
 
@@ -50,6 +53,7 @@ def _build(cls: type, framework_layers: Any, like: type | None = None) -> Any:
         kwargs.update({k: v for k, v in _required(like).items() if k in accepted})
     kwargs = {k: v(framework_layers) if k in ("layer", "cell", "cells") else v
               for k, v in kwargs.items()}
+    kwargs.update(ONE_OF_ARGUMENTS.get(cls.__name__, {}))
     return cls(**kwargs)
 
 

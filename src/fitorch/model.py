@@ -30,6 +30,7 @@ from fitorch.data import (
     pack_x_y_sample_weight,
 )
 from fitorch.data.arrays import (
+    check_text_inputs,
     class_weight_to_sample_weight,
     is_array_like,
     num_samples_of,
@@ -334,6 +335,7 @@ class Model(LayerAPI, nn.Module):
         """Create lazily-sized parameters by one forward pass (inference mode, no RNG use)."""
         self._check_input_names(x)
         sample = nest.map_structure(lambda t: t[:2], to_tensor_structure(x, "x"))
+        check_text_inputs(sample, self)
         # What summary() shows as the input when the model has no `Input`.
         self.__dict__["_build_input_spec"] = nest.map_structure(
             lambda t: ((None, *t.shape[1:]), t.dtype), sample)

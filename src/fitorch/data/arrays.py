@@ -92,18 +92,43 @@ def _pandas_to_numpy(x: Any, name: str) -> np.ndarray:
     return np.asarray(x.to_numpy())
 
 
-def to_tensor(x: Any, name: str) -> torch.Tensor:
+def is_text_array(arr: np.ndarray) -> bool:
+    """Whether `arr` holds strings (a str/bytes dtype, or objects that are strings)."""
+    if arr.dtype.kind in "US":
+        return True
+    return arr.dtype.kind == "O" and arr.size > 0 and isinstance(
+        arr.reshape(-1)[0], (str, bytes))
+
+
+def check_text_inputs(x: Any, model: torch.nn.Module) -> None:
+    """A TypeError when string input arrays reach a model without a layer that takes
+    strings (one whose class sets `accepts_strings`, as `TextVectorization` does)."""
+    text = [a for a in nest.flatten(x) if isinstance(a, np.ndarray) and is_text_array(a)]
+    if text and not any(getattr(m, "accepts_strings", False) for m in model.modules()):
+        raise TypeError(
+            f"`x` must hold numbers, but its array has dtype {text[0].dtype}. Convert strings "
+            "or mixed objects to numbers first, or start the model with a layer that takes "
+            "strings (`TextVectorization`, `StringLookup`, `Hashing`). "
+            f"Received: x of type {type(text[0]).__name__} with dtype {text[0].dtype}"
+        )
+
+
+def to_tensor(x: Any, name: str) -> Any:
     """Convert one array to a tensor without copying where possible.
 
     NumPy float64 becomes float32, as Keras casts inputs to floatx: NumPy
     defaults to float64, which is almost never what a model wants. Torch
     tensors keep their dtype: a torch user who made float64 tensors meant it.
+    An input (`x`) array of strings stays a NumPy array, batched on the host, for
+    a model whose first layer takes strings (`TextVectorization`, `StringLookup`).
     """
     if isinstance(x, torch.Tensor):
         return x
     if hasattr(x, "to_numpy"):  # pandas DataFrame / Series
         x = _pandas_to_numpy(x, name)
     arr = np.asarray(x)
+    if name == "x" and is_text_array(arr) and arr.ndim > 0:
+        return arr
     _check_numeric(arr.dtype, name, x)
     if arr.dtype == np.float64:
         arr = arr.astype(np.float32)
@@ -347,16 +372,22 @@ def _rows(t: torch.Tensor, sl: slice) -> torch.Tensor:
 
 
 def _gather(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    if isinstance(t, np.ndarray):  # strings, batched on the host
+        return t[idx.numpy()]
     return t.index_select(0, idx)
 
 
 def _pinned_rows(t: torch.Tensor, sl: slice) -> torch.Tensor:
+    if isinstance(t, np.ndarray):
+        return t[sl]
     return t[sl].pin_memory() if t.device.type == "cpu" else t[sl]
 
 
 def _pinned_gather(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """`index_select` into pinned memory (torch's caching host allocator reuses the block
     only once the asynchronous copy that read it has finished)."""
+    if isinstance(t, np.ndarray):
+        return t[idx.numpy()]
     if t.device.type != "cpu":
         return t.index_select(0, idx)
     out = torch.empty((len(idx), *t.shape[1:]), dtype=t.dtype, pin_memory=True)

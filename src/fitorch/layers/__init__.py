@@ -13,6 +13,14 @@ Example:
 
 from fitorch.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from fitorch.layers.attention import MultiHeadAttention
+from fitorch.layers.augmentation import (
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+)
 from fitorch.layers.category_encoding import CategoryEncoding
 from fitorch.layers.conv import Conv1D, Conv2D, Conv3D
 from fitorch.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
@@ -23,9 +31,12 @@ from fitorch.layers.depthwise import (
     SeparableConv1D,
     SeparableConv2D,
 )
+from fitorch.layers.discretization import Discretization
 from fitorch.layers.dot_attention import AdditiveAttention, Attention
 from fitorch.layers.embedding import Embedding
+from fitorch.layers.hashing import HashedCrossing, Hashing
 from fitorch.layers.input_layer import Input, InputLayer
+from fitorch.layers.lookup import IntegerLookup, StringLookup
 from fitorch.layers.masking import Masking
 from fitorch.layers.merging import (
     Add,
@@ -79,6 +90,7 @@ from fitorch.layers.structure import (
     ZeroPadding1D,
     ZeroPadding2D,
 )
+from fitorch.layers.text_vectorization import TextVectorization
 from fitorch.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
@@ -112,6 +124,7 @@ __all__ = [
     "Dense",
     "DepthwiseConv1D",
     "DepthwiseConv2D",
+    "Discretization",
     "Dot",
     "Dropout",
     "Embedding",
@@ -126,9 +139,12 @@ __all__ = [
     "GlobalMaxPooling2D",
     "GlobalMaxPooling3D",
     "GroupNormalization",
+    "HashedCrossing",
+    "Hashing",
     "Identity",
     "Input",
     "InputLayer",
+    "IntegerLookup",
     "LSTMCell",
     "Lambda",
     "LayerNormalization",
@@ -144,7 +160,13 @@ __all__ = [
     "Normalization",
     "PReLU",
     "Permute",
+    "RandomBrightness",
+    "RandomContrast",
+    "RandomCrop",
     "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
     "ReLU",
     "RepeatVector",
     "Rescaling",
@@ -158,7 +180,9 @@ __all__ = [
     "SpatialDropout1D",
     "SpatialDropout2D",
     "StackedRNNCells",
+    "StringLookup",
     "Subtract",
+    "TextVectorization",
     "TimeDistributed",
     "UnitNormalization",
     "UpSampling1D",

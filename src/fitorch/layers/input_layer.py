@@ -94,6 +94,14 @@ def _dtype(dtype: torch.dtype | str | None) -> torch.dtype:
         return torch.float32
     if isinstance(dtype, torch.dtype):
         return dtype
+    if str(dtype) in ("string", "str", "object"):
+        raise ValueError(
+            "torch has no string tensors, so an `Input` cannot be of dtype string. For a "
+            "model that takes raw text, start a `Sequential` with the string layer itself "
+            "(`TextVectorization`, `StringLookup`, `Hashing`) and no `Input`: `fit` and "
+            "`predict` pass NumPy string arrays to it; or vectorize in the data pipeline "
+            f"and give the model integer tokens. Received: dtype={dtype!r}"
+        )
     resolved = getattr(torch, str(dtype), None)
     if not isinstance(resolved, torch.dtype):
         raise ValueError(f"Unknown dtype. Received: dtype={dtype!r}")
