@@ -91,8 +91,10 @@ def test_string_targets_and_string_inputs_are_clear_errors():
     model.compile(optimizer="adam", loss="binary_crossentropy")
     with pytest.raises(TypeError, match="`y` must hold numbers"):
         model.fit(TEXTS, TEXTS, epochs=1, verbose=0)
-    with pytest.raises(ValueError, match="no string tensors"):
-        ft.Input(shape=(1,), dtype="string")
+    with pytest.raises(ValueError, match="only an `Input` can be of dtype string"):
+        model.build((None, 1), dtype="string")
+    with pytest.raises(TypeError, match="cannot take a string tensor"):
+        ft.layers.Dense(2)(ft.Input(shape=(1,), dtype="string"))
 
 
 def test_a_saved_text_model_keeps_its_vocabulary(tmp_path):

@@ -76,8 +76,8 @@ class Sequential(Model):
             with call_mode(self, bool(training)):
                 return self.forward(x)
         declared = self.input_layer.dtype if self.input_layer is not None else None
-        if declared is not None and declared.is_floating_point and isinstance(x, torch.Tensor) \
-                and not x.is_floating_point():
+        if isinstance(declared, torch.dtype) and declared.is_floating_point \
+                and isinstance(x, torch.Tensor) and not x.is_floating_point():
             x = x.to(declared)  # integer data into a float Input, as Keras converts it
         for layer in self.stack:
             x = layer(x)
@@ -132,7 +132,8 @@ class Sequential(Model):
         if self.input_layer is None or not self._needs_build():
             return
         with eval_mode(self), torch.no_grad(), example_run():
-            self(self.input_layer.example().to(self._device()))
+            example = self.input_layer.example()  # a NumPy array for a string `Input`
+            self(example.to(self._device()) if isinstance(example, torch.Tensor) else example)
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -172,7 +173,7 @@ def _zeros_like_spec(spec: Any) -> Any:
 
 
 def _batch_of(sample: Any) -> int | None:
-    if isinstance(sample, torch.Tensor):
+    if isinstance(sample, (torch.Tensor, np.ndarray)):
         return int(sample.shape[0]) if sample.ndim else None
     values = sample.values() if isinstance(sample, dict) else sample
     for v in values:
@@ -217,6 +218,8 @@ def trace_output_shapes(model: nn.Module, modules: Sequence[nn.Module]) -> dict[
 def _to(sample: Any, device: torch.device) -> Any:
     if isinstance(sample, torch.Tensor):
         return sample.to(device)
+    if isinstance(sample, np.ndarray):  # strings (a string `Input`) stay on the host
+        return sample
     if isinstance(sample, dict):
         return {k: _to(v, device) for k, v in sample.items()}
     return [_to(v, device) for v in sample]

@@ -37,8 +37,31 @@ def is_array_like(x: Any) -> bool:
     return hasattr(x, "__array__") and hasattr(x, "shape") and not isinstance(x, (str, bytes))
 
 
+def is_text_list(x: Any) -> bool:
+    """Whether `x` is a Python list/tuple of `str` (or of such lists): one batch of text, as
+    Keras takes it (`model.predict(["a review", "another"])`), not one input per item."""
+    return isinstance(x, (list, tuple)) and bool(x) and all(
+        isinstance(v, (str, bytes)) or is_text_list(v) for v in x)
+
+
+def text_lists_as_arrays(x: Any) -> Any:
+    """`x` with each Python list of `str` in it made a NumPy string array (see `is_text_list`).
+
+    Example:
+        >>> text_lists_as_arrays({"review": ["good", "bad"], "stars": np.ones(2)})["review"]
+        array(['good', 'bad'], dtype='<U4')
+    """
+    if is_text_list(x):
+        return np.asarray(x)
+    if isinstance(x, dict):
+        return {k: text_lists_as_arrays(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)) and not hasattr(x, "_fields"):
+        return type(x)(text_lists_as_arrays(v) for v in x)
+    return x
+
+
 def is_array_structure(x: Any) -> bool:
-    leaves = nest.flatten(x)
+    leaves = nest.flatten(text_lists_as_arrays(x))
     return bool(leaves) and all(leaf is None or is_array_like(leaf) for leaf in leaves)
 
 
@@ -159,7 +182,7 @@ def standardize_structure(x: Any, name: str) -> Any:
             return a
         return DiskArray(a, name) if is_out_of_core(a) else to_tensor(a, name)
 
-    return nest.map_structure(leaf, x)
+    return nest.map_structure(leaf, text_lists_as_arrays(x))
 
 
 def _target_dtype(dtype: np.dtype) -> np.dtype:

@@ -32,7 +32,7 @@ from fitorch.functional.symbolic import (
     _ExampleRun,
     _examples_of,
     device_of,
-    example_inputs,
+    graph_example_inputs,
     wrap,
 )
 from fitorch.layers.input_layer import InputLayer
@@ -220,7 +220,8 @@ class Functional(Model):
             args, kwargs = ((), dict(args[0])) if isinstance(args[0], dict) else (
                 tuple(args[0]), {})
         if len(args) == 1 and not kwargs and len(keys) == 1 and isinstance(
-                args[0], (list, tuple)) and len(args[0]) == 1:
+                args[0], (list, tuple)) and len(args[0]) == 1 and not isinstance(
+                args[0][0], (str, bytes)):  # `model(["some text"])` is one batch of text
             args = tuple(args[0])
         if len(args) == 1 and not kwargs and len(keys) == 1 and isinstance(args[0], dict):
             kwargs, args = dict(args[0]), ()
@@ -339,7 +340,7 @@ class Functional(Model):
         result: dict[int, list[torch.Tensor]] = {id(v): [] for v in
                                                  [*ins, *nest.flatten(self._output_struct)]}
         for run in (0, 1):
-            xs = [example_inputs(v.shape, v.dtype)[run] for v in ins]
+            xs = graph_example_inputs(self._graph, ins, run)
             for v, x in zip(ins, xs):
                 result[id(v)].append(x)
             with _ExampleRun(self):

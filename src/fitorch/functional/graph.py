@@ -216,7 +216,8 @@ def build_graph_module(order: GraphOrder, inputs: Any, input_names: Sequence[str
         ident = identifier(name, taken)
         placeholders.append(ident)
         env[id(value)] = graph.placeholder(ident)
-        if value.node.kind == "input" and value.dtype.is_floating_point:
+        if value.node.kind == "input" and isinstance(value.dtype, torch.dtype) \
+                and value.dtype.is_floating_point:
             env[id(value)] = graph.create_node("call_function", as_input_dtype,
                                                (env[id(value)], value.dtype), name=f"{ident}_in")
     needs_training = any(

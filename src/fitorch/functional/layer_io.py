@@ -20,14 +20,16 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+import torch
+
 from fitorch.functional.symbolic import (
     Node,
     SymbolicTensor,
     Value,
     _ExampleRun,
     device_of,
-    example_inputs,
     first_node,
+    graph_example_inputs,
     live_tensor,
     wrap,
 )
@@ -141,9 +143,10 @@ def _examples(values: list[Value]) -> dict[int, Any]:
     device = device_of(module)
     runs: dict[int, list[Any]] = {id(v): [] for v in values}
     for run in (0, 1):
-        xs = [example_inputs(v.shape, v.dtype)[run] for v in inputs]
+        xs = graph_example_inputs(order, inputs, run)
         with _ExampleRun(module):
-            outs = module(*(x.to(device) if device is not None else x for x in xs))
+            outs = module(*(x.to(device) if device is not None and isinstance(x, torch.Tensor)
+                            else x for x in xs))
         for v, y in zip(values, outs):
             runs[id(v)].append(y.detach().cpu())
     return {k: (v[0], v[1]) for k, v in runs.items()}

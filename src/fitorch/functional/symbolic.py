@@ -25,6 +25,14 @@ way, on sizes 83 and 89). Arithmetic, slicing and `torch` functions applied to
 symbolic tensors outside any module (`a + b`, `x[:, 0]`, `torch.cat([a, b], 1)`)
 are recorded as function nodes through `__torch_function__`.
 
+A string input (`ft.Input(dtype="string")`) is a symbolic tensor whose dtype is
+`"string"` and whose examples are NumPy string arrays, as its data will be: torch has
+no string tensors. It can only be passed to layers that take strings (their class sets
+`accepts_strings`); their example runs get a token of the layer's own vocabulary
+(a layer without OOV indices rejects others), repeated in the second run for a layer
+that splits text, so that an axis whose size follows the text (a `TextVectorization`
+without `output_sequence_length`) comes out unknown. What they return is tensors again.
+
 A symbolic tensor holds a `Value` (a place in the graph: the node that made it
 and where in that node's output it sits) plus its two examples. Graph nodes
 refer to `Value`s, never to `SymbolicTensor`s, so a built model does not keep
@@ -48,10 +56,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from fitorch import nest
+from fitorch.layers.input_layer import STRING, is_string_dtype
 from fitorch.modes import example_run
 
 __all__ = ["Node", "SymbolicTensor", "Value", "input_tensor", "is_symbolic", "recording"]
@@ -94,7 +104,7 @@ class Value:
     node: Node
     path: tuple[Any, ...]
     shape: tuple[int | None, ...]
-    dtype: torch.dtype
+    dtype: torch.dtype | str  # `STRING` for NumPy string arrays
     index: int = 0  # position among the node's flat outputs (Keras's tensor index)
 
 
@@ -168,7 +178,7 @@ class SymbolicTensor:
 
     __slots__ = ("__weakref__", "_examples", "value")
 
-    def __init__(self, value: Value, examples: tuple[torch.Tensor, torch.Tensor]) -> None:
+    def __init__(self, value: Value, examples: tuple[Any, Any]) -> None:
         self.value = value
         self._examples = examples
         _live_tensors[id(value)] = self
@@ -181,7 +191,8 @@ class SymbolicTensor:
         return self.value.shape
 
     @property
-    def dtype(self) -> torch.dtype:
+    def dtype(self) -> torch.dtype | str:
+        """A torch dtype, or `"string"` for raw text (Keras's name)."""
         return self.value.dtype
 
     @property
@@ -322,30 +333,93 @@ def input_layer_of(x: Any) -> Any:
     return x
 
 
-def example_inputs(shape: tuple[int | None, ...], dtype: torch.dtype
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Zero tensors of `shape`, the unknown axes filled with the two example sizes."""
-    def fill(run: int) -> torch.Tensor:
+def example_inputs(shape: tuple[int | None, ...], dtype: torch.dtype | str
+                   ) -> tuple[Any, Any]:
+    """Zero tensors of `shape`, the unknown axes filled with the two example sizes (for
+    the string dtype, NumPy arrays of empty strings)."""
+    def fill(run: int) -> Any:
         sizes = [(BATCH_SIZES if i == 0 else OTHER_SIZES)[run] if d is None else d
                  for i, d in enumerate(shape)]
-        return torch.zeros(sizes, dtype=dtype)
+        if is_string_dtype(dtype):
+            return np.full(sizes, "", dtype=object)
+        return torch.zeros(sizes, dtype=dtype)  # type: ignore[arg-type]
 
     return fill(0), fill(1)
 
 
-def wrap(value: Value, examples: tuple[torch.Tensor, torch.Tensor]) -> SymbolicTensor:
+def graph_example_inputs(order: Any, inputs: list[Value], run: int) -> list[Any]:
+    """Example data for `inputs` of the graph `order` (a `GraphOrder`) in example run
+    `run`: zeros, or for a string input the text its first consuming layer reads."""
+    xs = []
+    for value in inputs:
+        x = example_inputs(value.shape, value.dtype)[run]
+        if isinstance(x, np.ndarray):
+            consumer = next((n.target for n in order.nodes if n.kind == "module" and any(
+                v is value for v in n.input_values)), None)
+            x = text_examples(x, consumer, run)
+        xs.append(x)
+    return xs
+
+
+def example_text(module: Any, run: int) -> str:
+    """The text a string layer's example run reads: a token of its vocabulary where it has
+    one (a lookup without OOV indices rejects any other); for a layer that splits text
+    (`TextVectorization`), once in the first run and three times in the second, so a
+    sequence axis that follows the text differs between them."""
+    token = "x"
+    get_vocabulary = getattr(module, "get_vocabulary", None)
+    if callable(get_vocabulary):
+        try:
+            vocabulary = [t for t in get_vocabulary() if isinstance(t, str) and t]
+        except Exception:  # a layer without a vocabulary yet reads the default token
+            vocabulary = []
+        token = vocabulary[-1] if vocabulary else token
+    get_config = getattr(module, "get_config", None)
+    splits = callable(get_config) and get_config().get("split") is not None
+    return " ".join([token] * (3 if splits and run == 1 else 1))
+
+
+def text_examples(x: np.ndarray, module: Any, run: int) -> np.ndarray:
+    """`x`'s shape filled with `example_text(module, run)`."""
+    return np.full(x.shape, example_text(module, run), dtype=object)
+
+
+def is_text(x: Any) -> bool:
+    """Whether `x` is a NumPy array of strings (what a string value holds)."""
+    from fitorch.data.arrays import is_text_array
+
+    return isinstance(x, np.ndarray) and is_text_array(x)
+
+
+def wrap(value: Value, examples: tuple[Any, Any]) -> SymbolicTensor:
     return SymbolicTensor(value, examples)
 
 
-def _examples_of(structure: Any, run: int, device: torch.device | None = None) -> Any:
+def _examples_of(structure: Any, run: int, device: torch.device | None = None,
+                 module: Any = None) -> Any:
     def leaf(x: Any) -> Any:
         if isinstance(x, SymbolicTensor):
             t = x._examples[run]
+            if isinstance(t, np.ndarray):  # strings stay on the host
+                return text_examples(t, module, run) if module is not None else t.copy()
             # A clone: the call may work in place (`relu_`) on what it is given.
             return t.to(device).clone() if device is not None else t.clone()
         return x
 
     return _map(leaf, structure)
+
+
+def _check_string_consumer(target: str, takes_strings: bool, args: Any, kwargs: Any) -> None:
+    """A TypeError when a string symbolic tensor reaches what cannot read strings."""
+    text = [x for x in nest.flatten((list(args), kwargs))
+            if isinstance(x, SymbolicTensor) and is_string_dtype(x.dtype)]
+    if text and not takes_strings:
+        raise TypeError(
+            f"{target} cannot take a string tensor: torch has no string tensors, so a "
+            "string `Input` holds NumPy string arrays and can only be passed to layers that "
+            "take strings (`TextVectorization`, `StringLookup`, `Hashing`, ...), whose "
+            f"outputs are tensors. Received: {text[0]!r}"
+        )
 
 
 def _map(fn: Callable[[Any], Any], x: Any) -> Any:
@@ -390,6 +464,14 @@ def _outputs(node: Node, out_a: Any, out_b: Any) -> Any:
             values.append(value)
             # Examples live on the CPU: the next layer may not be on this call's device yet.
             wrapped.append(wrap(value, (a.detach().cpu(), b.detach().cpu())))
+        elif is_text(a) and is_text(b):  # strings out (`StringLookup(invert=True)`)
+            shape = tuple(int(x) if x == y else None for x, y in zip(a.shape, b.shape)) \
+                if a.ndim == b.ndim else tuple(None for _ in a.shape)
+            value = Value(node, path, shape, STRING, index)
+            index += 1
+            values.append(value)
+            wrapped.append(wrap(value, (np.full(a.shape, "", dtype=object),
+                                        np.full(b.shape, "", dtype=object))))
         else:
             if _differs(a, b):
                 raise ValueError(
@@ -480,11 +562,14 @@ def _record_module_call(module: nn.Module, args: tuple[Any, ...], kwargs: dict[s
         if mode is not None and not isinstance(mode, bool):
             raise ValueError(f"`training` must be True, False or None. Received: training={mode!r}")
     node = Node("module", module, _to_values(args), _to_values(kwargs), mode=mode)
+    _check_string_consumer(_describe_target(node), getattr(module, "accepts_strings", False),
+                           args, kwargs)
     node.call_index = _call_counts.get(module, 0)
     device = device_of(module)
     runs = []
     for run in (0, 1):
-        ex_args, ex_kwargs = _examples_of(args, run, device), _examples_of(kwargs, run, device)
+        ex_args = _examples_of(args, run, device, module)
+        ex_kwargs = _examples_of(kwargs, run, device, module)
         if takes_training(module) and "training" not in ex_kwargs:
             ex_kwargs["training"] = False
         with _ExampleRun(module):
@@ -534,6 +619,7 @@ def _record_call(node: Node, call: Callable[[Any, Any], Any], args: tuple[Any, .
                  kwargs: dict[str, Any]) -> Any:
     from fitorch.layers.core import auto_name
 
+    _check_string_consumer(_describe_target(node), False, args, kwargs)
     runs = []
     for run in (0, 1):
         with _ExampleRun(None):
