@@ -136,6 +136,12 @@ def _timeout() -> datetime.timedelta:
 def _teardown() -> None:
     global _context
     if _context is not None and _context.owner and dist.is_initialized():
+        # Every rank reaches exit before any closes its connections: a rank that closed
+        # them while a peer's transport thread still used them ends that peer with
+        # std::terminate. A dead peer fails the barrier at once; a stuck one after 30 s.
+        with contextlib.suppress(Exception):
+            dist.monitored_barrier(group=_context.control,
+                                   timeout=datetime.timedelta(seconds=30))
         with contextlib.suppress(Exception):
             dist.destroy_process_group()
     _context = None
