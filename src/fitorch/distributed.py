@@ -246,13 +246,6 @@ class Parallel:
         with self._collective("loading the sharded weights"):
             set_model_state_dict(model, state, options=StateDictOptions(full_state_dict=True))
 
-    def broadcast_object(self, obj: Any) -> Any:
-        """Rank 0's `obj` on every rank."""
-        box = [obj if self.rank == 0 else None]
-        with self._collective("broadcasting an object"):
-            dist.broadcast_object_list(box, src=0, group=self.control)
-        return box[0]
-
     def all_gather_object(self, obj: Any) -> list[Any]:
         """Every rank's `obj`, in rank order, on every rank."""
         out: list[Any] = [None] * self.world_size
@@ -359,12 +352,6 @@ class Parallel:
     def any_true(self, flag: bool) -> bool:
         """Whether `flag` holds on some rank."""
         return not self.all_true(not flag)
-
-    def min_int(self, value: int) -> int:
-        t = torch.tensor([value], dtype=torch.int64)
-        with self._collective("agreeing on the number of steps"):
-            dist.all_reduce(t, op=dist.ReduceOp.MIN, group=self.control)
-        return int(t)
 
     def sum_int(self, value: int) -> int:
         t = torch.tensor([value], dtype=torch.int64)

@@ -382,7 +382,8 @@ class TrainStep(_Forward):
             self._optimizer_step()
         else:
             optimizer.step()
-        optimizer.__dict__.pop("_fitorch_grads_reduced", None)
+        if self.parallel is not None:  # a flag left by a step the scaler skipped
+            optimizer.__dict__.pop("_fitorch_grads_reduced", None)
         optimizer.zero_grad(set_to_none=True)
         if self.outer_autocast:
             torch.clear_autocast_cache()

@@ -235,10 +235,9 @@ def gather_predictions(parallel: Any, adapter: Any, outputs: PredictionBuffer,
               for p in parts]
     total = len(adapter.loader.dataset) if kind == "strided" else None
     merged = merge_predictions(filled, kind, total)
-    structure = local if local is not None else next(
-        p[0] for p in parts if p[0] is not None)
-    return nest.pack_as(structure, merged) if local is not None else (
-        merged[0] if len(merged) == 1 else merged)
+    if local is None:  # this rank predicted nothing: the leaves as they come
+        return merged[0] if len(merged) == 1 else merged
+    return nest.pack_as(local, merged)
 
 
 def epoch_results(model: Model, logs: Logs | None, parallel: Any) -> dict[str, Any]:

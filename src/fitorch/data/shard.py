@@ -24,6 +24,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from fitorch import nest
@@ -105,8 +106,6 @@ def merge_predictions(parts: list[tuple[list[Any], list[int]]], kind: str,
     holds positions r::W of the whole input, a `DistributedSampler`; `total` trims its
     padding).
     """
-    import numpy as np
-
     world = len(parts)
     leaves = len(parts[0][0])
     merged: list[Any] = []
